@@ -1,0 +1,1 @@
+"""skillpager: pages the engineer who knows the failing system, and says why."""

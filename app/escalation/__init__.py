@@ -1,0 +1,1 @@
+"""Escalation: the incident state machine, the ladder policy and the idempotent tick."""

@@ -1,0 +1,1 @@
+"""Routing: the skills map (YAML) and the pure functions that pick who to page, and why."""

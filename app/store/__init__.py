@@ -1,0 +1,1 @@
+"""Store: SQLAlchemy tables, the async engine/session, and shared queries."""
