@@ -100,7 +100,9 @@ def load_json(body: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise ParseError(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
-        raise ParseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ParseError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except RecursionError as exc:
         raise ParseError("malformed JSON: nested too deeply") from exc
 

@@ -1,0 +1,111 @@
+"""`GET /api/alerts` and `GET /api/alerts/{id}`: the stored alerts, newest first."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import ReaderDep, ServicesDep
+from app.api.paging import MAX_LIMIT, next_cursor, page
+from app.clock import as_utc
+from app.errors import NotFound
+from app.store.tables import Alert, AlertRawEvent, Incident, RawEvent
+from app.store.tokens import Principal, TokenKind
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+
+def _iso(value: Any) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The API shape of an alert row."""
+    return {
+        "id": alert.id,
+        "source": alert.source,
+        "dedup_key": alert.dedup_key,
+        "status": alert.status,
+        "severity": alert.severity,
+        "severity_note": alert.severity_note,
+        "summary": alert.summary,
+        "labels": alert.labels,
+        "started_at": _iso(alert.started_at),
+        "ended_at": _iso(alert.ended_at),
+        "first_seen_at": _iso(alert.first_seen_at),
+        "last_seen_at": _iso(alert.last_seen_at),
+        "count": alert.count,
+        "source_url": alert.source_url,
+        "runbook_url": alert.runbook_url,
+        "incident_id": alert.incident_id,
+    }
+
+
+def visible_alerts(principal: Principal) -> Select[Alert]:
+    """Alerts this principal may see: all for engineers, their incidents' for customers."""
+    query = select(Alert)
+    if principal.kind == TokenKind.CUSTOMER:
+        query = query.join(Incident, Alert.incident_id == Incident.id).where(
+            Incident.customer == principal.subject
+        )
+    return query
+
+
+@router.get("")
+async def list_alerts(
+    services: ServicesDep,
+    principal: ReaderDep,
+    status: Annotated[str | None, Query(pattern="^(firing|resolved)$")] = None,
+    severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
+    source: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> dict[str, Any]:
+    """List alerts, newest first, filtered by status, severity, source and text."""
+    query = visible_alerts(principal)
+    if status:
+        query = query.where(Alert.status == status)
+    if severity:
+        query = query.where(Alert.severity == severity)
+    if source:
+        query = query.where(Alert.source == source)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(or_(Alert.summary.ilike(pattern), Alert.dedup_key.ilike(pattern)))
+    async with AsyncSession(services.engine) as session:
+        alerts = list(await session.scalars(page(query, Alert.id, cursor=cursor, limit=limit)))
+    return {
+        "items": [alert_json(alert) for alert in alerts[:limit]],
+        "next": next_cursor([a.id for a in alerts], limit),
+    }
+
+
+@router.get("/{alert_id}")
+async def get_alert(alert_id: int, services: ServicesDep, principal: ReaderDep) -> dict[str, Any]:
+    """One alert, with the raw events that touched it (team only)."""
+    async with AsyncSession(services.engine) as session:
+        alert = await session.scalar(visible_alerts(principal).where(Alert.id == alert_id))
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        body = alert_json(alert)
+        if principal.kind == TokenKind.ENGINEER:
+            events = await session.scalars(
+                select(RawEvent)
+                .join(AlertRawEvent, AlertRawEvent.raw_event_id == RawEvent.id)
+                .where(AlertRawEvent.alert_id == alert_id)
+                .order_by(RawEvent.id)
+            )
+            body["raw_events"] = [_raw_json(event) for event in events]
+    return body
+
+
+def _raw_json(event: RawEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "source": event.source,
+        "received_at": _iso(event.received_at),
+        "headers": event.headers,
+        "body": event.body.decode("utf-8", errors="replace"),
+    }

@@ -1,0 +1,149 @@
+"""The `skillpager` command: serve, migrate, token, and the skills-map tools."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+
+from app.clock import SystemClock
+from app.config import Settings, SettingsInvalid, load_settings
+from app.ingest.registry import PARSERS
+from app.logs import configure_logging
+from app.main import create_app
+from app.store.migrate import schema_is_current, upgrade_to_head
+from app.store.session import make_engine
+from app.store.tokens import ALL_SOURCES, TokenKind, create_token, list_tokens, revoke_token
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsInvalid as exc:
+        for problem in exc.problems:
+            print(f"invalid setting: {problem}", file=sys.stderr)
+        return 2
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skillpager", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--migrate", action="store_true", help="migrate the schema first")
+    serve.set_defaults(handler=_serve)
+
+    commands.add_parser("migrate", help="bring the schema to head").set_defaults(handler=_migrate)
+
+    token = commands.add_parser("token", help="create, list or revoke API tokens")
+    token_commands = token.add_subparsers(required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="create a token (printed once)")
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--engineer", metavar="ID")
+    who.add_argument("--customer", metavar="NAME")
+    who.add_argument("--webhook", metavar="SOURCE|all")
+    create.set_defaults(handler=_token_create)
+    token_commands.add_parser("list", help="list tokens").set_defaults(handler=_token_list)
+    revoke = token_commands.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(handler=_token_revoke)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log_format)
+    if args.migrate:
+        upgrade_to_head(settings.database_url)
+    elif not asyncio.run(_schema_current(settings)):
+        print("the database schema is behind: run `skillpager migrate`", file=sys.stderr)
+        print("(or start with `skillpager serve --migrate`)", file=sys.stderr)
+        return 1
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+async def _schema_current(settings: Settings) -> bool:
+    engine = make_engine(settings.database_url)
+    try:
+        return await schema_is_current(engine, settings.database_url)
+    finally:
+        await engine.dispose()
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    upgrade_to_head(settings.database_url)
+    print("schema is at head")
+    return 0
+
+
+def _token_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.engineer:
+        kind, subject = TokenKind.ENGINEER, args.engineer
+    elif args.customer:
+        kind, subject = TokenKind.CUSTOMER, args.customer
+    else:
+        kind, subject = TokenKind.WEBHOOK, args.webhook
+        if subject not in (ALL_SOURCES, *PARSERS):
+            print(f"unknown source {subject!r}; known: all, {', '.join(PARSERS)}", file=sys.stderr)
+            return 2
+
+    async def run() -> tuple[int, str]:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await create_token(conn, kind=kind, subject=subject, now=SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    token_id, token = asyncio.run(run())
+    print(f"token {token_id} ({kind} {subject}); shown once, keep it safe:")
+    print(token)
+    return 0
+
+
+def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                for info in await list_tokens(conn):
+                    state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "active"
+                    print(f"{info.id:>4}  {info.kind:<8}  {info.subject:<20}  {state}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await revoke_token(conn, token_id=args.token_id, now=SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(run()):
+        print(f"no active token {args.token_id}", file=sys.stderr)
+        return 1
+    print(f"token {args.token_id} revoked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

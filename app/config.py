@@ -1,0 +1,83 @@
+"""Settings from the environment (prefix `SKILLPAGER_`), validated once at startup."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsInvalid(Exception):
+    """Startup settings are wrong; `problems` holds one readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Every setting of ARCHITECTURE §4, plus test-only switches."""
+
+    model_config = SettingsConfigDict(env_prefix="SKILLPAGER_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    database_url: str = "sqlite+aiosqlite:///./skillpager.db"
+    rules_dir: Path = Path("./routing_rules")
+    webhook_token: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    session_secret: SecretStr | None = None
+    retention_days: int = Field(30, gt=0)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api"
+    sms_min_interval: str = "60s"
+    sms_per_15min: int = Field(5, ge=0)
+    sns_topics: str = ""
+    sns_certs_dir: Path | None = None
+    grafana_hmac_secret: SecretStr | None = None
+    # How long the writer waits for a locked/unavailable database before answering 503.
+    db_timeout_s: float = Field(5.0, gt=0)
+    log_format: str = Field("auto", pattern="^(auto|json|text)$")
+    testing: bool = False
+    failpoint: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("public_url", "twilio_api_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the store is an embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def active_failpoint(self) -> str | None:
+        """The crash-test failpoint, honoured only when SKILLPAGER_TESTING=1."""
+        return self.failpoint if self.testing else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, raising SettingsInvalid with one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings takes kwargs
+    except ValidationError as exc:
+        raise SettingsInvalid(
+            [
+                f"SKILLPAGER_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            ]
+        ) from exc

@@ -1,0 +1,119 @@
+"""Domain errors and the one table that maps them to HTTP answers.
+
+Services raise these, never HTTPException; `install_error_handlers` turns each into a status
+code and a JSON body `{"error": ..., "detail": ...}`, and counts it as a rejection.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.ingest.base import ParseError, SchemaError
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """Base of every error we answer on purpose; `status` and `reason` say how."""
+
+    status = 500
+    reason = "internal"
+
+    def __init__(self, message: str, *, detail: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class Unauthorized(AppError):
+    """No credentials, or credentials we do not know."""
+
+    status, reason = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    """Credentials we know, but not for this (or a bad provider signature)."""
+
+    status, reason = 403, "forbidden"
+
+
+class NotFound(AppError):
+    """No such resource (or not one this caller may see)."""
+
+    status, reason = 404, "not_found"
+
+
+class TooLarge(AppError):
+    """Body over MAX_BODY_BYTES."""
+
+    status, reason = 413, "too_large"
+
+
+class Conflict(AppError):
+    """The request cannot apply to the resource's current state."""
+
+    status, reason = 409, "conflict"
+
+
+class StoreUnavailable(AppError):
+    """The database did not take the write in time: the sender should retry."""
+
+    status, reason = 503, "store_unavailable"
+
+
+RejectHook = Callable[[str], None]
+
+
+def error_body(error: str, detail: object) -> dict[str, object]:
+    """The JSON shape of every error answer."""
+    return {"error": error, "detail": detail}
+
+
+def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
+    """Map AppError, parser errors and FastAPI's validation errors to clear 4xx/503 answers."""
+
+    async def app_error(_request: Request, exc: Exception) -> Response:
+        exc = cast(AppError, exc)
+        on_reject(exc.reason)
+        headers = {"Retry-After": "5"} if isinstance(exc, StoreUnavailable) else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="skillpager"'}
+        return JSONResponse(error_body(exc.message, exc.detail), exc.status, headers=headers)
+
+    async def parse_error(_request: Request, exc: Exception) -> Response:
+        on_reject("malformed")
+        return JSONResponse(error_body("malformed request body", str(exc)), 400)
+
+    async def schema_error(_request: Request, exc: Exception) -> Response:
+        exc = cast(SchemaError, exc)
+        on_reject("schema")
+        detail = {"field": exc.field, "message": exc.message}
+        return JSONResponse(error_body(f"invalid field {exc.field}", detail), 422)
+
+    async def validation_error(_request: Request, exc: Exception) -> Response:
+        exc = cast(RequestValidationError, exc)
+        on_reject("schema")
+        fields = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+        return JSONResponse(
+            error_body("invalid request", exc.errors()[:5]) | {"fields": fields}, 422
+        )
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        exc = cast(StarletteHTTPException, exc)
+        on_reject(str(exc.status_code))
+        return JSONResponse(error_body(str(exc.detail), None), exc.status_code, headers=exc.headers)
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+        AppError: app_error,
+        ParseError: parse_error,
+        SchemaError: schema_error,
+        RequestValidationError: validation_error,
+        StarletteHTTPException: http_error,
+    }
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)

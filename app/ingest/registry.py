@@ -1,0 +1,38 @@
+"""The sources we accept at `/webhooks/{source}` and the parser for each."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.ingest import alertmanager, generic
+from app.ingest.base import ParsedAlert
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOutcome:
+    """A parser's alerts plus what the router reports about the body."""
+
+    alerts: list[ParsedAlert]
+    truncated: int = 0
+
+
+def _plain(parse: Callable[[bytes], list[ParsedAlert]]) -> Callable[[bytes], ParseOutcome]:
+    return lambda body: ParseOutcome(parse(body))
+
+
+def _alertmanager(body: bytes) -> ParseOutcome:
+    alerts, truncated = alertmanager.parse_batch(body)
+    return ParseOutcome(alerts, truncated)
+
+
+PARSERS: dict[str, Callable[[bytes], ParseOutcome]] = {
+    "alertmanager": _alertmanager,
+    "generic": _plain(generic.parse),
+}
+
+
+def parser_for(source: str) -> Callable[[bytes], list[ParsedAlert]] | None:
+    """The plain alert parser of a source (for the CLI's dry-run and replay)."""
+    outcome = PARSERS.get(source)
+    if outcome is None:
+        return None
+    return lambda body: outcome(body).alerts

@@ -1,0 +1,203 @@
+"""The single writer: many requests' alerts go into one transaction, then each request is told.
+
+Group commit is how a durable store keeps up with bursts: one fsync covers every request that
+arrived while the previous transaction was committing. A request is answered only after its
+transaction committed, so a 202 always means "stored".
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.clock import Clock
+from app.errors import StoreUnavailable
+from app.ingest.base import ParsedAlert
+from app.metrics import Metrics
+from app.store.alert_rows import AlertRow, apply_events, flush_rows
+from app.store.tables import Base
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH_ALERTS = 5000
+_raw_events = Base.metadata.tables["raw_events"]
+
+# Called inside the writer's transaction with the rows that changed, to open or join incidents.
+# Returns the ids of incidents that were opened (the writer kicks the escalation tick for them).
+IncidentHook = Callable[[AsyncConnection, Sequence[AlertRow], datetime], Awaitable[set[int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One request's exact body and its parsed alerts."""
+
+    source: str
+    body: bytes
+    headers: dict[str, str]
+    alerts: Sequence[ParsedAlert]
+    delivery_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a committed submission became."""
+
+    raw_event_id: int
+    alert_ids: list[int]
+    incident_ids: list[int]
+
+
+@dataclass(slots=True)
+class _Pending:
+    submission: Submission
+    future: asyncio.Future[WriteResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Writer:
+    """Owns the ingest transaction; `submit` returns once the alerts are committed."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        timeout_s: float,
+        incident_hook: IncidentHook | None = None,
+        on_incidents_opened: Callable[[set[int]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._metrics = metrics
+        self._timeout_s = timeout_s
+        self._incident_hook = incident_hook
+        self._on_opened = on_incidents_opened
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer task on the running loop."""
+        self._task = asyncio.create_task(self._run(), name="skillpager-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def submit(self, submission: Submission) -> WriteResult:
+        """Queue a submission and wait for its commit; StoreUnavailable after the timeout."""
+        if self._task is None or self._task.done():
+            raise StoreUnavailable("the writer is not running")
+        pending = _Pending(submission)
+        self._queue.put_nowait(pending)
+        try:
+            # shield: a timed-out request must not cancel the shared batch future.
+            return await asyncio.wait_for(asyncio.shield(pending.future), self._timeout_s)
+        except TimeoutError as exc:
+            raise StoreUnavailable("the database did not commit in time") from exc
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            alerts = len(batch[0].submission.alerts)
+            while not self._queue.empty() and alerts < _MAX_BATCH_ALERTS:
+                batch.append(self._queue.get_nowait())
+                alerts += len(batch[-1].submission.alerts)
+            try:
+                await self._commit_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - loop boundary: fail this batch, keep serving
+                self._fail(batch, exc)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            results, opened = await self._transaction(batch)
+        except IntegrityError:
+            # Another replica opened the same key or group between our read and write: the
+            # retry reads its row and joins it.
+            results, opened = await self._transaction(batch)
+        self._metrics.writer_commit.observe(time.perf_counter() - started)
+        self._metrics.writer_batch.observe(sum(len(p.submission.alerts) for p in batch))
+        for pending, result in zip(batch, results, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(result)
+        if opened and self._on_opened is not None:
+            self._on_opened(opened)
+
+    async def _transaction(self, batch: list[_Pending]) -> tuple[list[WriteResult], set[int]]:
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            raw_ids = await _insert_raw_events(conn, [p.submission for p in batch], now)
+            events = [
+                (alert, raw_id)
+                for pending, raw_id in zip(batch, raw_ids, strict=True)
+                for alert in pending.submission.alerts
+            ]
+            applied = await apply_events(conn, events, now=now)
+            rows = [event.row for event in applied]
+            opened: set[int] = set()
+            if self._incident_hook is not None:
+                opened = await self._incident_hook(conn, rows, now)
+            await flush_rows(conn, rows)
+        return _results(batch, raw_ids, rows), opened
+
+    def _fail(self, batch: list[_Pending], exc: Exception) -> None:
+        unavailable = isinstance(exc, OperationalError | DBAPIError | OSError)
+        log.error(
+            "writer transaction failed: %s",
+            type(exc).__name__,
+            exc_info=not unavailable,
+            extra={"batch": len(batch)},
+        )
+        error = StoreUnavailable(f"database error: {type(exc).__name__}")
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(error)
+
+
+async def _insert_raw_events(
+    conn: AsyncConnection, submissions: list[Submission], now: datetime
+) -> list[int]:
+    result = await conn.execute(
+        insert(_raw_events).returning(_raw_events.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "source": s.source,
+                "received_at": now,
+                "body": s.body,
+                "headers": s.headers,
+                "delivery_id": s.delivery_id,
+            }
+            for s in submissions
+        ],
+    )
+    return list(result.scalars().all())
+
+
+def _results(batch: list[_Pending], raw_ids: list[int], rows: list[AlertRow]) -> list[WriteResult]:
+    results = []
+    position = 0
+    for pending, raw_id in zip(batch, raw_ids, strict=True):
+        mine = rows[position : position + len(pending.submission.alerts)]
+        position += len(mine)
+        alert_ids = [row.id for row in mine if row.id is not None]
+        incident_ids = sorted({row.incident_id for row in mine if row.incident_id is not None})
+        results.append(
+            WriteResult(raw_event_id=raw_id, alert_ids=alert_ids, incident_ids=incident_ids)
+        )
+    return results

@@ -1,0 +1,71 @@
+"""The FastAPI app: `create_app(settings)` wires the store, writer and routers together."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import alerts, ops
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.errors import install_error_handlers
+from app.ingest import router as ingest_router
+from app.ingest.writer import Writer
+from app.metrics import Metrics
+from app.services import Services
+from app.store.migrate import schema_is_current
+from app.store.session import make_engine
+from app.web.auth import TokenCache
+
+log = logging.getLogger(__name__)
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is older than the code."""
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app; the database and writer start in the lifespan."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await _start(settings, clock or SystemClock(), metrics)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.writer.stop()
+            await services.engine.dispose()
+
+    app = FastAPI(title="skillpager", version="0.1.0", lifespan=lifespan)
+
+    def on_reject(reason: str) -> None:
+        metrics.rejected.labels(reason).inc()
+        log.info("request rejected: %s", reason, extra={"reason": reason})
+
+    install_error_handlers(app, on_reject)
+    for module in (ingest_router, alerts, ops):
+        app.include_router(module.router)
+    return app
+
+
+async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services:
+    engine = make_engine(settings.database_url, busy_timeout_s=settings.db_timeout_s)
+    if not await schema_is_current(engine, settings.database_url):
+        await engine.dispose()
+        raise SchemaBehind("the database schema is behind: run `skillpager migrate`")
+    if settings.is_sqlite:
+        log.info("store: SQLite; run only one skillpager process on this file")
+    writer = Writer(engine, clock=clock, metrics=metrics, timeout_s=settings.db_timeout_s)
+    writer.start()
+    webhook_token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        writer=writer,
+        tokens=TokenCache(engine, webhook_token=webhook_token),
+        metrics=metrics,
+    )

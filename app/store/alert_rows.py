@@ -1,0 +1,229 @@
+"""Apply a batch of parsed alert events to the alerts table (§3 "Alerts and incidents").
+
+A firing event updates the open row of its key or inserts one; a resolved event closes the open
+row; a resolved event for a key with no open row touches that key's latest resolved row
+(redeliveries) or, for an unknown key, is stored as a resolved row that opens nothing.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.clock import as_utc
+from app.ingest.base import AlertStatus, ParsedAlert
+from app.store.tables import Base
+
+_CHUNK = 500  # keys per IN (...) query, well under every driver's parameter limit
+_alerts = Base.metadata.tables["alerts"]
+
+
+@dataclass(slots=True)
+class AlertRow:
+    """The in-memory state of one alert row while a batch is applied."""
+
+    id: int | None
+    source: str
+    dedup_key: str
+    status: str
+    severity: str
+    severity_note: str | None
+    summary: str
+    labels: dict[str, str]
+    started_at: datetime
+    ended_at: datetime | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    count: int
+    source_url: str | None
+    runbook_url: str | None
+    incident_id: int | None = None
+    dirty: bool = False
+    newly_firing: bool = False
+    raw_event_ids: set[int] = field(default_factory=set)
+
+    def values(self) -> dict[str, Any]:
+        """Column values for an INSERT or UPDATE."""
+        return {
+            "source": self.source,
+            "dedup_key": self.dedup_key,
+            "status": self.status,
+            "severity": self.severity,
+            "severity_note": self.severity_note,
+            "summary": self.summary,
+            "labels": self.labels,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "first_seen_at": self.first_seen_at,
+            "last_seen_at": self.last_seen_at,
+            "count": self.count,
+            "source_url": self.source_url,
+            "runbook_url": self.runbook_url,
+            "incident_id": self.incident_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEvent:
+    """One input event and the row it landed on (index into the batch's rows)."""
+
+    row: AlertRow
+    raw_event_id: int
+
+
+async def apply_events(
+    conn: AsyncConnection, events: Sequence[tuple[ParsedAlert, int]], *, now: datetime
+) -> list[AppliedEvent]:
+    """Upsert rows for (alert, raw event id) pairs in order; rows are flushed by `flush_rows`."""
+    keys = {(alert.source, alert.dedup_key) for alert, _ in events}
+    open_rows = await _load_rows(conn, keys, open_only=True)
+    resolved_keys = {
+        (a.source, a.dedup_key)
+        for a, _ in events
+        if a.status == AlertStatus.RESOLVED and (a.source, a.dedup_key) not in open_rows
+    }
+    latest_closed = await _load_rows(conn, resolved_keys, open_only=False)
+    applied = []
+    for alert, raw_id in events:
+        row = _apply_one(alert, open_rows, latest_closed, now)
+        row.raw_event_ids.add(raw_id)
+        applied.append(AppliedEvent(row=row, raw_event_id=raw_id))
+    return applied
+
+
+def _apply_one(
+    alert: ParsedAlert,
+    open_rows: dict[tuple[str, str], AlertRow],
+    latest_closed: dict[tuple[str, str], AlertRow],
+    now: datetime,
+) -> AlertRow:
+    key = (alert.source, alert.dedup_key)
+    row = open_rows.get(key)
+    if alert.status == AlertStatus.RESOLVED:
+        if row is not None:
+            del open_rows[key]
+            latest_closed[key] = row
+            row.status = AlertStatus.RESOLVED
+            row.ended_at = alert.ended_at or now
+            return _touch(row, now)
+        closed = latest_closed.get(key)
+        if closed is not None:
+            return _touch(closed, now)
+        row = _new_row(alert, now)
+        row.ended_at = alert.ended_at or now
+        latest_closed[key] = row
+        return row
+    if row is None:
+        row = _new_row(alert, now)
+        row.newly_firing = True
+        open_rows[key] = row
+        return row
+    row.severity, row.severity_note = alert.severity, alert.severity_note
+    row.summary, row.labels = alert.summary, dict(alert.labels)
+    row.source_url = alert.source_url or row.source_url
+    row.runbook_url = alert.runbook_url or row.runbook_url
+    return _touch(row, now)
+
+
+def _touch(row: AlertRow, now: datetime) -> AlertRow:
+    row.last_seen_at = now
+    row.count += 1
+    row.dirty = True
+    return row
+
+
+def _new_row(alert: ParsedAlert, now: datetime) -> AlertRow:
+    firing = alert.status != AlertStatus.RESOLVED
+    return AlertRow(
+        id=None,
+        source=alert.source,
+        dedup_key=alert.dedup_key,
+        status=AlertStatus.FIRING if firing else AlertStatus.RESOLVED,
+        severity=alert.severity,
+        severity_note=alert.severity_note,
+        summary=alert.summary,
+        labels=dict(alert.labels),
+        started_at=alert.started_at or now,
+        ended_at=None,
+        first_seen_at=now,
+        last_seen_at=now,
+        count=1,
+        source_url=alert.source_url,
+        runbook_url=alert.runbook_url,
+        dirty=True,
+    )
+
+
+async def _load_rows(
+    conn: AsyncConnection, keys: Iterable[tuple[str, str]], *, open_only: bool
+) -> dict[tuple[str, str], AlertRow]:
+    wanted = set(keys)
+    found: dict[tuple[str, str], AlertRow] = {}
+    dedup_keys = sorted({key for _, key in wanted})
+    for start in range(0, len(dedup_keys), _CHUNK):
+        chunk = dedup_keys[start : start + _CHUNK]
+        if open_only:
+            query = select(_alerts).where(
+                _alerts.c.dedup_key.in_(chunk), _alerts.c.status == "firing"
+            )
+        else:
+            latest = (
+                select(func.max(_alerts.c.id))
+                .where(_alerts.c.dedup_key.in_(chunk))
+                .group_by(_alerts.c.source, _alerts.c.dedup_key)
+            )
+            query = select(_alerts).where(_alerts.c.id.in_(latest), _alerts.c.status == "resolved")
+        for record in (await conn.execute(query)).mappings():
+            key = (record["source"], record["dedup_key"])
+            if key in wanted:
+                found[key] = _row_from_record(record)
+    return found
+
+
+def _row_from_record(record: Any) -> AlertRow:
+    ended = record["ended_at"]
+    return AlertRow(
+        id=record["id"],
+        source=record["source"],
+        dedup_key=record["dedup_key"],
+        status=record["status"],
+        severity=record["severity"],
+        severity_note=record["severity_note"],
+        summary=record["summary"],
+        labels=record["labels"],
+        started_at=as_utc(record["started_at"]),
+        ended_at=as_utc(ended) if ended is not None else None,
+        first_seen_at=as_utc(record["first_seen_at"]),
+        last_seen_at=as_utc(record["last_seen_at"]),
+        count=record["count"],
+        source_url=record["source_url"],
+        runbook_url=record["runbook_url"],
+        incident_id=record["incident_id"],
+    )
+
+
+async def flush_rows(conn: AsyncConnection, rows: Iterable[AlertRow]) -> None:
+    """Insert new rows (filling their ids), update changed ones, and link their raw events."""
+    unique = list({id(row): row for row in rows}.values())
+    new = [row for row in unique if row.id is None]
+    changed = [row for row in unique if row.id is not None and row.dirty]
+    if new:
+        result = await conn.execute(
+            insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True),
+            [row.values() for row in new],
+        )
+        for row, new_id in zip(new, result.scalars().all(), strict=True):
+            row.id = new_id
+    if changed:
+        statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))
+        await conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
+    links = [
+        {"alert_id": row.id, "raw_event_id": raw_id}
+        for row in unique
+        for raw_id in row.raw_event_ids
+    ]
+    if links:
+        await conn.execute(insert(Base.metadata.tables["alert_raw_events"]), links)

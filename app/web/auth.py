@@ -1,0 +1,88 @@
+"""Who is calling: tokens from `Authorization: Bearer`, Basic auth's password, or `?token=`."""
+
+import asyncio
+import base64
+import binascii
+import hmac
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+
+from app.errors import Forbidden, Unauthorized
+from app.store.tokens import ALL_SOURCES, Principal, TokenKind, active_tokens, hash_token
+
+# Tokens are created and revoked by the CLI in another process; re-read them this often.
+_REFRESH_S = 5.0
+# A miss re-reads at once (a token just created), but at most this often, so a flood of
+# bad tokens cannot turn into a flood of queries.
+_MISS_REFRESH_S = 1.0
+
+
+def credential_of(request: HTTPConnection) -> str | None:
+    """The token a request presents, from the header, Basic password or query."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return request.query_params.get("token") or None
+
+
+class TokenCache:
+    """Resolves presented tokens to principals, from a periodically refreshed hash table."""
+
+    def __init__(self, engine: AsyncEngine, *, webhook_token: str | None) -> None:
+        self._engine = engine
+        self._webhook_token = webhook_token
+        self._table: dict[str, Principal] = {}
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def principal(self, token: str) -> Principal | None:
+        """The principal for `token`, or None when it is unknown or revoked."""
+        if self._webhook_token and hmac.compare_digest(token, self._webhook_token):
+            return Principal(TokenKind.WEBHOOK, ALL_SOURCES)
+        digest = hash_token(token)
+        if time.monotonic() - self._loaded_at > _REFRESH_S:
+            await self._refresh()
+        found = self._table.get(digest)
+        if found is None and time.monotonic() - self._loaded_at > _MISS_REFRESH_S:
+            await self._refresh()
+            found = self._table.get(digest)
+        return found
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            async with self._engine.connect() as conn:
+                self._table = await active_tokens(conn)
+            self._loaded_at = time.monotonic()
+
+    async def require(self, request: HTTPConnection) -> Principal:
+        """The caller's principal; Unauthorized when none or unknown."""
+        token = credential_of(request)
+        if token is None:
+            raise Unauthorized("a token is required (Bearer, Basic password or ?token=)")
+        principal = await self.principal(token)
+        if principal is None:
+            raise Unauthorized("unknown or revoked token")
+        return principal
+
+    async def require_webhook(self, request: HTTPConnection, source: str) -> Principal:
+        """A principal allowed to post alerts for `source`."""
+        principal = await self.require(request)
+        if not principal.may_post(source):
+            raise Forbidden(f"this token may not post {source} webhooks")
+        return principal
+
+    async def require_reader(self, request: HTTPConnection) -> Principal:
+        """An engineer or customer token (webhook tokens only open webhooks)."""
+        principal = await self.require(request)
+        if principal.kind == TokenKind.WEBHOOK:
+            raise Forbidden("webhook tokens cannot read the API")
+        return principal
