@@ -9,13 +9,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-_ROOT = Path(__file__).resolve().parents[2]
+def _project_root() -> Path:
+    # A source checkout (editable install) has migrations/ beside app/; an installed package
+    # (the Docker image) runs from the directory that holds them.
+    beside_package = Path(__file__).resolve().parents[2]
+    if (beside_package / "migrations").is_dir():
+        return beside_package
+    return Path.cwd()
 
 
 def alembic_config(database_url: str) -> Config:
     """An Alembic config pointing at our migrations and the given database."""
-    config = Config(str(_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(_ROOT / "migrations"))
+    root = _project_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
     return config
 

@@ -89,6 +89,18 @@ async def revoke_token(conn: AsyncConnection, *, token_id: int, now: datetime) -
     return result.rowcount > 0
 
 
+async def find_token(conn: AsyncConnection, token_hash: str) -> Principal | None:
+    """The principal of one active token hash, or None."""
+    row = (
+        await conn.execute(
+            select(_tokens.c.kind, _tokens.c.subject).where(
+                _tokens.c.token_hash == token_hash, _tokens.c.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    return Principal(TokenKind(row.kind), row.subject) if row else None
+
+
 async def active_tokens(conn: AsyncConnection) -> dict[str, Principal]:
     """Hash → principal for every unrevoked token (the request-side cache's source)."""
     rows = await conn.execute(

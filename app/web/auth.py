@@ -10,13 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
 from app.errors import Forbidden, Unauthorized
-from app.store.tokens import ALL_SOURCES, Principal, TokenKind, active_tokens, hash_token
+from app.store.tokens import (
+    ALL_SOURCES,
+    Principal,
+    TokenKind,
+    active_tokens,
+    find_token,
+    hash_token,
+)
 
 # Tokens are created and revoked by the CLI in another process; re-read them this often.
 _REFRESH_S = 5.0
-# A miss re-reads at once (a token just created), but at most this often, so a flood of
-# bad tokens cannot turn into a flood of queries.
-_MISS_REFRESH_S = 1.0
+# A miss is looked up at once (a token just created); misses are remembered this long so a
+# flood of bad tokens cannot become a flood of queries.
+_MISS_TTL_S = 2.0
+_MAX_MISSES = 4096
 
 
 def credential_of(request: HTTPConnection) -> str | None:
@@ -42,6 +50,7 @@ class TokenCache:
         self._webhook_token = webhook_token
         self._table: dict[str, Principal] = {}
         self._loaded_at = float("-inf")
+        self._misses: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     async def principal(self, token: str) -> Principal | None:
@@ -52,10 +61,23 @@ class TokenCache:
         if time.monotonic() - self._loaded_at > _REFRESH_S:
             await self._refresh()
         found = self._table.get(digest)
-        if found is None and time.monotonic() - self._loaded_at > _MISS_REFRESH_S:
-            await self._refresh()
-            found = self._table.get(digest)
+        if found is None:
+            found = await self._lookup_miss(digest)
         return found
+
+    async def _lookup_miss(self, digest: str) -> Principal | None:
+        now = time.monotonic()
+        if now - self._misses.get(digest, float("-inf")) < _MISS_TTL_S:
+            return None
+        async with self._engine.connect() as conn:
+            found = await find_token(conn, digest)
+        if found is not None:
+            self._table[digest] = found
+            return found
+        if len(self._misses) >= _MAX_MISSES:
+            self._misses.clear()
+        self._misses[digest] = now
+        return None
 
     async def _refresh(self) -> None:
         async with self._lock:

@@ -1,0 +1,1 @@
+"""Shared test helpers: databases, a running app, a client."""
