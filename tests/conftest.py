@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app import RunningApp, running_app, app_settings
+from tests.support.app import RunningApp, app_settings, running_app
 from tests.support.databases import PostgresDatabases, migrated_sqlite, require_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -32,7 +32,8 @@ def test_token_lifecycle(database: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "unknown source" in capsys.readouterr().err
     assert main(["token", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "engineer" in listing and "anna" in listing and "alertmanager" in listing
+    assert "anna" in listing
+    assert "alertmanager" in listing
     assert token not in listing
     assert main(["token", "revoke", "1"]) == 0
     assert main(["token", "revoke", "1"]) == 1

@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+
 def _project_root() -> Path:
     # A source checkout (editable install) has migrations/ beside app/; an installed package
     # (the Docker image) runs from the directory that holds them.

@@ -44,13 +44,14 @@ async def test_webhook_answers_rejection_status(
     sqlite_app: RunningApp, source: str, body_file: Path
 ) -> None:
     want = expected(body_file)
+    body = body_file.read_bytes()  # noqa: ASYNC240 - a small fixture file
     response = await sqlite_app.client.post(
-        f"/webhooks/{source}", content=body_file.read_bytes(), headers=sqlite_app.webhook_headers()
+        f"/webhooks/{source}", content=body, headers=sqlite_app.webhook_headers()
     )
     assert response.status_code == want["status"]
-    body = response.json()
+    answer = response.json()
     if want["status"] == 422:
-        assert body["detail"]["field"] == want["field"]
+        assert answer["detail"]["field"] == want["field"]
     else:
-        assert body["error"] == want["error"]
-        assert "malformed JSON" in body["detail"]
+        assert answer["error"] == want["error"]
+        assert "malformed JSON" in answer["detail"]
