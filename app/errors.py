@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.ingest.base import ParseError, SchemaError
+from app.ingest.common import Rejected
+from app.ingest.sns_certs import SnsCertUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,19 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
         on_reject(str(exc.status_code))
         return JSONResponse(error_body(str(exc.detail), None), exc.status_code, headers=exc.headers)
 
+    async def rejected(_request: Request, exc: Exception) -> Response:
+        exc = cast(Rejected, exc)
+        on_reject("bad_signature")
+        return JSONResponse(error_body("request not authenticated", exc.reason), 403)
+
+    async def unavailable(_request: Request, exc: Exception) -> Response:
+        on_reject("upstream_unavailable")
+        return JSONResponse(error_body(str(exc), None), 503, headers={"Retry-After": "30"})
+
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
         AppError: app_error,
+        Rejected: rejected,
+        SnsCertUnavailable: unavailable,
         ParseError: parse_error,
         SchemaError: schema_error,
         RequestValidationError: validation_error,

@@ -4,15 +4,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
-from app.api import alerts, ops
+from app.api import alerts, incidents, ops, rules
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import install_error_handlers
+from app.escalation.grouping import IncidentDesk
 from app.ingest import router as ingest_router
+from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
+from app.routing.holder import RulesHolder
+from app.rules_watch import RulesWatcher
 from app.services import Services
 from app.store.migrate import schema_is_current
 from app.store.session import make_engine
@@ -33,10 +38,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await _start(settings, clock or SystemClock(), metrics)
         app.state.services = services
+        services.rules.start()
         try:
             yield
         finally:
+            await services.rules.stop()
             await services.writer.stop()
+            await services.http.aclose()
             await services.engine.dispose()
 
     app = FastAPI(title="skillpager", version="0.1.0", lifespan=lifespan)
@@ -46,20 +54,28 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         log.info("request rejected: %s", reason, extra={"reason": reason})
 
     install_error_handlers(app, on_reject)
-    for module in (ingest_router, alerts, ops):
+    for module in (ingest_router, alerts, incidents, rules, ops):
         app.include_router(module.router)
     return app
 
 
 async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services:
+    watcher = RulesWatcher(RulesHolder(settings.rules_dir, clock=clock), metrics)
     engine = make_engine(settings.database_url, busy_timeout_s=settings.db_timeout_s)
     if not await schema_is_current(engine, settings.database_url):
         await engine.dispose()
         raise SchemaBehind("the database schema is behind: run `skillpager migrate`")
     if settings.is_sqlite:
         log.info("store: SQLite; run only one skillpager process on this file")
-    writer = Writer(engine, clock=clock, metrics=metrics, timeout_s=settings.db_timeout_s)
+    writer = Writer(
+        engine,
+        clock=clock,
+        metrics=metrics,
+        timeout_s=settings.db_timeout_s,
+        incident_hook=IncidentDesk(watcher.holder),
+    )
     writer.start()
+    http = httpx.AsyncClient(timeout=10, follow_redirects=False)
     webhook_token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     return Services(
         settings=settings,
@@ -68,4 +84,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         writer=writer,
         tokens=TokenCache(engine, webhook_token=webhook_token),
         metrics=metrics,
+        rules=watcher,
+        http=http,
+        sns_certs=SnsCertStore(certs_dir=settings.sns_certs_dir, client=http),
     )

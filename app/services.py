@@ -2,18 +2,21 @@
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import Clock
 from app.config import Settings
+from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
+from app.rules_watch import RulesWatcher
 from app.web.auth import TokenCache
 
 
 @dataclass(slots=True)
 class Services:
-    """Settings, clock, database, writer, token cache and metrics of one running app."""
+    """Settings, clock, database, writer, token cache, rules and metrics of one running app."""
 
     settings: Settings
     clock: Clock
@@ -21,3 +24,7 @@ class Services:
     writer: Writer
     tokens: TokenCache
     metrics: Metrics
+    rules: RulesWatcher
+    # Outbound HTTP for provider calls we make ourselves (SNS confirmations, certificates).
+    http: httpx.AsyncClient
+    sns_certs: SnsCertStore

@@ -11,6 +11,7 @@ from app.ingest.base import (
     parse_timestamp,
     severity_from_word,
 )
+from app.ingest.common import http_url
 from app.ingest.schema import decode
 
 SOURCE = "alertmanager"
@@ -70,6 +71,6 @@ def _normalise(alert: _Alert, index: int) -> ParsedAlert:
         labels=alert.labels,
         started_at=parse_timestamp(alert.startsAt, f"alerts[{index}].startsAt"),
         ended_at=ended_at,
-        source_url=alert.generatorURL or None,
-        runbook_url=alert.annotations.get("runbook_url") or None,
+        source_url=http_url(alert.generatorURL),
+        runbook_url=http_url(alert.annotations.get("runbook_url")),
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ def load_json(body: bytes) -> object:
 
 
 _GO_ZERO_YEAR = 1
+_EPOCH_TEXT = re.compile(r"[0-9]{1,20}(\.[0-9]{1,9})?")
 
 
 def parse_timestamp(value: object, field_path: str) -> datetime | None:
@@ -120,11 +122,14 @@ def parse_timestamp(value: object, field_path: str) -> datetime | None:
     if isinstance(value, bool):
         raise SchemaError(field_path, "expected a timestamp")
     if isinstance(value, int | float):
-        return _from_epoch(float(value), field_path)
+        try:
+            return _from_epoch(float(value), field_path)
+        except OverflowError as exc:
+            raise SchemaError(field_path, "timestamp out of range") from exc
     if not isinstance(value, str):
         raise SchemaError(field_path, "expected a timestamp")
     text = value.strip()
-    if text.replace(".", "", 1).isdigit():
+    if _EPOCH_TEXT.fullmatch(text):
         return _from_epoch(float(text), field_path)
     parsed = _parse_iso(text, field_path)
     if parsed.year == _GO_ZERO_YEAR:

@@ -11,6 +11,7 @@ from app.ingest.base import (
     parse_timestamp,
     severity_from_word,
 )
+from app.ingest.common import http_url
 from app.ingest.schema import decode
 
 SOURCE = "generic"
@@ -56,6 +57,6 @@ def _normalise(alert: GenericAlert, index: int) -> ParsedAlert:
         summary=alert.summary,
         labels=alert.labels,
         started_at=parse_timestamp(alert.started_at, f"[{index}].started_at"),
-        source_url=alert.source_url or None,
-        runbook_url=alert.runbook_url or None,
+        source_url=http_url(alert.source_url),
+        runbook_url=http_url(alert.runbook_url),
     )

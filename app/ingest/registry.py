@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.ingest import alertmanager, generic
+from app.ingest import alertmanager, azure, cloudwatch, datadog, gcp, generic, grafana, pagerduty
 from app.ingest.base import ParsedAlert
 
 
@@ -27,6 +27,12 @@ def _alertmanager(body: bytes) -> ParseOutcome:
 PARSERS: dict[str, Callable[[bytes], ParseOutcome]] = {
     "alertmanager": _alertmanager,
     "generic": _plain(generic.parse),
+    "grafana": _plain(grafana.parse),
+    "cloudwatch": _plain(cloudwatch.parse),
+    "azure": _plain(azure.parse),
+    "gcp": _plain(gcp.parse),
+    "datadog": _plain(datadog.parse),
+    "pagerduty": _plain(pagerduty.parse),
 }
 
 

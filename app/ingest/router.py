@@ -1,18 +1,23 @@
-"""`POST /webhooks/{source}`: authenticate, read (bounded), parse, hand to the writer, answer."""
+"""`POST /webhooks/{source}` (and PagerDuty's `/v2/enqueue`): authenticate, read (bounded),
+parse, hand to the writer, answer 202 only after the commit."""
 
 import logging
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from app.errors import NotFound, TooLarge
+from app.ingest.base import ParseError, SchemaError
+from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
 from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
+from app.store.tables import RawEvent
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(tags=["webhooks"])
 
 # Headers worth keeping with the raw event for audit and replay (never credentials).
 _KEPT_HEADERS = (
@@ -25,6 +30,7 @@ _KEPT_HEADERS = (
     "x-grafana-alerting-timestamp",
     "x-grafana-alerting-signature",
 )
+_ANY_BODY: dict[str, object] = {"requestBody": {"content": {"application/json": {"schema": {}}}}}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -46,26 +52,69 @@ def kept_headers(request: Request) -> dict[str, str]:
     return {name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers}
 
 
-@router.post(
-    "/webhooks/{source}",
-    status_code=202,
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": {}}}}},
-)
+@router.post("/webhooks/{source}", status_code=202, openapi_extra=_ANY_BODY)
 async def receive_webhook(source: str, request: Request) -> JSONResponse:
     """Store a monitor's alerts; 202 only after they are committed."""
+    if source not in PARSERS:
+        raise NotFound(f"unknown source {source!r}", detail={"known": sorted(PARSERS)})
+    if source == "pagerduty":
+        return await enqueue(request)
+    return await _receive(source, request)
+
+
+@router.post("/v2/enqueue", status_code=202, openapi_extra=_ANY_BODY)
+async def enqueue(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2, in PagerDuty's own answer shape."""
+    try:
+        return await _receive("pagerduty", request)
+    except (ParseError, SchemaError) as exc:
+        services: Services = request.app.state.services
+        services.metrics.rejected.labels("invalid_event").inc()
+        return JSONResponse({"status": "invalid event", "errors": [str(exc)]}, 400)
+
+
+async def _receive(source: str, request: Request) -> JSONResponse:
     started = time.perf_counter()
     services: Services = request.app.state.services
-    parse = PARSERS.get(source)
-    if parse is None:
-        raise NotFound(f"unknown source {source!r}", detail={"known": sorted(PARSERS)})
-    await services.tokens.require_webhook(request, source)
-    body = await read_body(request, services.settings.max_body_bytes)
-    outcome = parse(body)
+    receiver = OWN_AUTH_RECEIVERS.get(source)
+    if receiver is None:
+        # Token sources are refused before their body is read.
+        await services.tokens.require_webhook(request, source)
+        body = await read_body(request, services.settings.max_body_bytes)
+        received = Received(PARSERS[source](body))
+    else:
+        body = await read_body(request, services.settings.max_body_bytes)
+        received = await receiver(request, body, services)
+    answer = await _store(source, request, body, received, services)
+    services.metrics.request_latency.labels(source).observe(time.perf_counter() - started)
+    return answer
+
+
+async def _store(
+    source: str, request: Request, body: bytes, received: Received, services: Services
+) -> JSONResponse:
+    outcome = received.outcome
+    if received.delivery_id and await _already_stored(services, source, received.delivery_id):
+        # A provider redelivery (e.g. SNS retrying a MessageId we committed): nothing new.
+        return JSONResponse({"alerts": [], "incidents": [], "duplicate": True}, 202)
     if outcome.truncated:
         services.metrics.truncated_alerts.inc(outcome.truncated)
-    submission = Submission(source, body, kept_headers(request), outcome.alerts)
+    submission = Submission(
+        source, body, kept_headers(request), outcome.alerts, received.delivery_id
+    )
     result = await services.writer.submit(submission)
     for alert in outcome.alerts:
         services.metrics.alerts_received.labels(source, alert.status.value).inc()
-    services.metrics.request_latency.labels(source).observe(time.perf_counter() - started)
+    if received.answer is not None:
+        return received.answer(result)
     return JSONResponse({"alerts": result.alert_ids, "incidents": result.incident_ids}, 202)
+
+
+async def _already_stored(services: Services, source: str, delivery_id: str) -> bool:
+    async with services.engine.connect() as conn:
+        found = await conn.execute(
+            select(RawEvent.id)
+            .where(RawEvent.source == source, RawEvent.delivery_id == delivery_id)
+            .limit(1)
+        )
+        return found.first() is not None

@@ -8,9 +8,10 @@ transaction committed, so a 202 always means "stored".
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -20,7 +21,7 @@ from app.clock import Clock
 from app.errors import StoreUnavailable
 from app.ingest.base import ParsedAlert
 from app.metrics import Metrics
-from app.store.alert_rows import AlertRow, apply_events, flush_rows
+from app.store.alert_rows import AlertRow, AppliedEvent, apply_events, flush_rows
 from app.store.tables import Base
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,21 @@ log = logging.getLogger(__name__)
 _MAX_BATCH_ALERTS = 5000
 _raw_events = Base.metadata.tables["raw_events"]
 
-# Called inside the writer's transaction with the rows that changed, to open or join incidents.
-# Returns the ids of incidents that were opened (the writer kicks the escalation tick for them).
-IncidentHook = Callable[[AsyncConnection, Sequence[AlertRow], datetime], Awaitable[set[int]]]
+
+class IncidentHook(Protocol):
+    """Opens/joins incidents for a batch's rows, inside the writer's transaction."""
+
+    async def attach(
+        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
+    ) -> set[int]:
+        """Before the rows are written: give new firing rows an incident; ids (re)opened."""
+        ...
+
+    async def resolve_cleared(
+        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
+    ) -> None:
+        """After the rows are written: resolve incidents left without firing rows."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,7 @@ class Writer:
         except IntegrityError:
             # Another replica opened the same key or group between our read and write: the
             # retry reads its row and joins it.
+            self._metrics.writer_conflicts.inc()
             results, opened = await self._transaction(batch)
         self._metrics.writer_commit.observe(time.perf_counter() - started)
         self._metrics.writer_batch.observe(sum(len(p.submission.alerts) for p in batch))
@@ -152,9 +166,11 @@ class Writer:
             rows = [event.row for event in applied]
             opened: set[int] = set()
             if self._incident_hook is not None:
-                opened = await self._incident_hook(conn, rows, now)
+                opened = await self._incident_hook.attach(conn, rows, now)
             await flush_rows(conn, rows)
-        return _results(batch, raw_ids, rows), opened
+            if self._incident_hook is not None:
+                await self._incident_hook.resolve_cleared(conn, rows, now)
+        return _results(raw_ids, applied), opened
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
         unavailable = isinstance(exc, OperationalError | DBAPIError | OSError)
@@ -189,15 +205,15 @@ async def _insert_raw_events(
     return list(result.scalars().all())
 
 
-def _results(batch: list[_Pending], raw_ids: list[int], rows: list[AlertRow]) -> list[WriteResult]:
-    results = []
-    position = 0
-    for pending, raw_id in zip(batch, raw_ids, strict=True):
-        mine = rows[position : position + len(pending.submission.alerts)]
-        position += len(mine)
-        alert_ids = [row.id for row in mine if row.id is not None]
-        incident_ids = sorted({row.incident_id for row in mine if row.incident_id is not None})
-        results.append(
-            WriteResult(raw_event_id=raw_id, alert_ids=alert_ids, incident_ids=incident_ids)
+def _results(raw_ids: list[int], applied: list[AppliedEvent]) -> list[WriteResult]:
+    rows_of: dict[int, list[AlertRow]] = {raw_id: [] for raw_id in raw_ids}
+    for event in applied:
+        rows_of[event.raw_event_id].append(event.row)
+    return [
+        WriteResult(
+            raw_event_id=raw_id,
+            alert_ids=[row.id for row in rows_of[raw_id] if row.id is not None],
+            incident_ids=sorted({r.incident_id for r in rows_of[raw_id] if r.incident_id}),
         )
-    return results
+        for raw_id in raw_ids
+    ]

@@ -68,7 +68,7 @@ class AlertRow:
 
 @dataclass(frozen=True, slots=True)
 class AppliedEvent:
-    """One input event and the row it landed on (index into the batch's rows)."""
+    """One input event and the row it landed on."""
 
     row: AlertRow
     raw_event_id: int
@@ -89,8 +89,9 @@ async def apply_events(
     applied = []
     for alert, raw_id in events:
         row = _apply_one(alert, open_rows, latest_closed, now)
-        row.raw_event_ids.add(raw_id)
-        applied.append(AppliedEvent(row=row, raw_event_id=raw_id))
+        if row is not None:
+            row.raw_event_ids.add(raw_id)
+            applied.append(AppliedEvent(row=row, raw_event_id=raw_id))
     return applied
 
 
@@ -99,9 +100,13 @@ def _apply_one(
     open_rows: dict[tuple[str, str], AlertRow],
     latest_closed: dict[tuple[str, str], AlertRow],
     now: datetime,
-) -> AlertRow:
+) -> AlertRow | None:
     key = (alert.source, alert.dedup_key)
     row = open_rows.get(key)
+    if alert.status == AlertStatus.ACKNOWLEDGED:
+        # A PagerDuty-style ack carries no alert content: it touches the open row, if any,
+        # and never creates one (the raw event is kept either way).
+        return _touch(row, now) if row is not None else None
     if alert.status == AlertStatus.RESOLVED:
         if row is not None:
             del open_rows[key]

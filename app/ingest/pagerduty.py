@@ -1,0 +1,147 @@
+"""PagerDuty Events API v2 as an inbound format (trigger, acknowledge, resolve).
+
+The `routing_key` may be our webhook token, so it is read only by `routing_key_of` for
+authentication and never reaches a ParsedAlert.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity
+from app.ingest.common import Node, http_url, load_object, non_empty
+
+SOURCE = "pagerduty"
+MAX_DEDUP_KEY = 255
+MAX_SUMMARY = 1024
+_SEVERITY = {
+    "critical": Severity.CRITICAL,
+    "error": Severity.CRITICAL,
+    "warning": Severity.WARNING,
+    "info": Severity.INFO,
+}
+
+
+class EventAction(StrEnum):
+    """The `event_action` of an Events v2 request."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+_STATUS = {
+    EventAction.TRIGGER: AlertStatus.FIRING,
+    EventAction.ACKNOWLEDGE: AlertStatus.ACKNOWLEDGED,
+    EventAction.RESOLVE: AlertStatus.RESOLVED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PagerDutyEvent:
+    """One event: `dedup_key` is the bare key to answer with (generated for a keyless trigger)."""
+
+    action: EventAction
+    dedup_key: str
+    alert: ParsedAlert
+
+
+def _new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def routing_key_of(body: bytes) -> str | None:
+    """The body's routing_key for authentication, or None if absent or not a string."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    key = decoded.get("routing_key")
+    return key if isinstance(key, str) and key else None
+
+
+def parse(body: bytes) -> list[ParsedAlert]:
+    """Normalise one Events v2 request into one event."""
+    return [parse_event(body).alert]
+
+
+def parse_event(body: bytes, *, new_key: Callable[[], str] = _new_key) -> PagerDutyEvent:
+    """Parse and validate an Events v2 request; `new_key` names a trigger that has no dedup_key."""
+    root = load_object(body)
+    routing_key = root.value.get("routing_key")
+    if not isinstance(routing_key, str) or not routing_key:
+        raise SchemaError("routing_key", "required")
+    action = _action(root.text("event_action"))
+    payload = root.opt_obj("payload")
+    if action is EventAction.TRIGGER:
+        payload = _trigger_payload(root)
+    dedup_key = _dedup_key(root, action, new_key)
+    severity, note = _severity(payload, required=action is EventAction.TRIGGER)
+    summary = non_empty(payload.text("summary")) if payload else None
+    alert = ParsedAlert(
+        source=SOURCE,
+        dedup_key=f"pagerduty:{dedup_key}",
+        status=_STATUS[action],
+        severity=severity,
+        summary=(summary or f"PagerDuty {action.value}: {dedup_key}")[:MAX_SUMMARY],
+        labels=_labels(payload),
+        started_at=payload.time("timestamp") if payload else None,
+        source_url=http_url(root.text("client_url")),
+        runbook_url=_runbook(root),
+        severity_note=note,
+    )
+    return PagerDutyEvent(action=action, dedup_key=dedup_key, alert=alert)
+
+
+def _action(word: str | None) -> EventAction:
+    try:
+        return EventAction(word or "")
+    except ValueError:
+        raise SchemaError("event_action", "expected trigger, acknowledge or resolve") from None
+
+
+def _dedup_key(root: Node, action: EventAction, new_key: Callable[[], str]) -> str:
+    key = non_empty(root.text("dedup_key"))
+    if key is None:
+        if action is not EventAction.TRIGGER:
+            raise SchemaError("dedup_key", f"required for {action.value}")
+        return new_key()
+    if len(key) > MAX_DEDUP_KEY:
+        raise SchemaError("dedup_key", f"longer than {MAX_DEDUP_KEY} characters")
+    return key
+
+
+def _severity(payload: Node | None, *, required: bool) -> tuple[Severity, str | None]:
+    word = payload.text("severity") if payload else None
+    if word is None and not required:
+        # Ack and resolve carry no payload: the open alert keeps its own severity.
+        return Severity.WARNING, "event carries no severity; the open alert's applies"
+    found = _SEVERITY.get(word or "")
+    if found is None:
+        raise SchemaError("payload.severity", "expected critical, error, warning or info")
+    return found, None
+
+
+def _trigger_payload(root: Node) -> Node:
+    payload = root.obj("payload")
+    payload.req_text("summary")
+    payload.req_text("source")
+    return payload
+
+
+def _labels(payload: Node | None) -> dict[str, str]:
+    if payload is None:
+        return {}
+    found = {key: payload.text(key) for key in ("source", "component", "group", "class")}
+    return {key: value for key, value in found.items() if value}
+
+
+def _runbook(root: Node) -> str | None:
+    for link in root.objects("links"):
+        if "runbook" in (link.text("text") or "").lower():
+            return http_url(link.text("href"))
+    return None
