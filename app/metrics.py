@@ -44,6 +44,11 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self.writer_conflicts = Counter(
+            "skillpager_writer_conflicts",
+            "Writer transactions retried after another replica wrote the same key or group.",
+            registry=self.registry,
+        )
         self.rules_version = Gauge(
             "skillpager_rules_info",
             "The skills map in force (value 1), labelled by its version.",

@@ -16,7 +16,8 @@ from app.store.tokens import Principal, TokenKind
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
+    """ISO 8601 UTC text of a stored time, or None."""
     return as_utc(value).isoformat() if value is not None else None
 
 
@@ -31,10 +32,10 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "severity_note": alert.severity_note,
         "summary": alert.summary,
         "labels": alert.labels,
-        "started_at": _iso(alert.started_at),
-        "ended_at": _iso(alert.ended_at),
-        "first_seen_at": _iso(alert.first_seen_at),
-        "last_seen_at": _iso(alert.last_seen_at),
+        "started_at": iso(alert.started_at),
+        "ended_at": iso(alert.ended_at),
+        "first_seen_at": iso(alert.first_seen_at),
+        "last_seen_at": iso(alert.last_seen_at),
         "count": alert.count,
         "source_url": alert.source_url,
         "runbook_url": alert.runbook_url,
@@ -105,7 +106,7 @@ def _raw_json(event: RawEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "source": event.source,
-        "received_at": _iso(event.received_at),
+        "received_at": iso(event.received_at),
         "headers": event.headers,
         "body": event.body.decode("utf-8", errors="replace"),
     }

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from app.services import Services
 from app.store.tokens import TokenKind, create_token
 
 WEBHOOK_TOKEN = "test-webhook-token"
+BASIC_RULES = Path(__file__).parent.parent / "fixtures" / "rules_basic"
 
 
 @dataclass
@@ -50,6 +52,7 @@ def app_settings(database_url: str, **overrides: object) -> Settings:
         "public_url": "http://testserver",
         "db_timeout_s": 5.0,
         "log_format": "text",
+        "rules_dir": BASIC_RULES,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

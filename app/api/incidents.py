@@ -1,0 +1,114 @@
+"""`GET /api/incidents` and `GET /api/incidents/{id}`: incidents with alerts and timeline."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.alerts import alert_json, iso
+from app.api.deps import ReaderDep, ServicesDep
+from app.api.paging import MAX_LIMIT, next_cursor, page
+from app.errors import NotFound
+from app.store.tables import Alert, Incident, IncidentEvent
+from app.store.tokens import Principal, TokenKind
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+
+def visible_incidents(principal: Principal) -> Select[Incident]:
+    """Incidents this principal may see: all for engineers, their own for a customer."""
+    query = select(Incident)
+    if principal.kind == TokenKind.CUSTOMER:
+        query = query.where(Incident.customer == principal.subject)
+    return query
+
+
+def incident_json(incident: Incident, principal: Principal) -> dict[str, Any]:
+    """The API shape of an incident (routing reasons are for the team only)."""
+    flags = incident.flags or {}
+    body: dict[str, Any] = {
+        "id": incident.id,
+        "state": incident.state,
+        "system": incident.system,
+        "customer": incident.customer,
+        "severity": incident.severity,
+        "summary": incident.summary,
+        "unrouted": incident.unrouted,
+        "alert_count": incident.alert_count,
+        "opened_at": iso(incident.opened_at),
+        "acknowledged_at": iso(incident.acknowledged_at),
+        "acknowledged_by": incident.acknowledged_by,
+        "resolved_at": iso(incident.resolved_at),
+        "resolved_by": incident.resolved_by,
+        "next_action_at": iso(incident.next_action_at),
+        "exhausted": bool(flags.get("exhausted")),
+        "storm": bool(flags.get("storm")),
+        "suppressed": bool(flags.get("suppressed")),
+    }
+    if principal.kind == TokenKind.ENGINEER:
+        body["decision"] = incident.decision
+        body["rules_version"] = incident.rules_version
+    return body
+
+
+@router.get("")
+async def list_incidents(
+    services: ServicesDep,
+    principal: ReaderDep,
+    state: Annotated[
+        str | None, Query(pattern="^(triggered|acknowledged|snoozed|resolved)$")
+    ] = None,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> dict[str, Any]:
+    """List incidents, newest first, filtered by state, customer and system."""
+    query = visible_incidents(principal)
+    if state:
+        query = query.where(Incident.state == state)
+    if customer:
+        query = query.where(Incident.customer == customer)
+    if system:
+        query = query.where(Incident.system == system)
+    async with AsyncSession(services.engine) as session:
+        found = list(await session.scalars(page(query, Incident.id, cursor=cursor, limit=limit)))
+    return {
+        "items": [incident_json(incident, principal) for incident in found[:limit]],
+        "next": next_cursor([incident.id for incident in found], limit),
+    }
+
+
+@router.get("/{incident_id}")
+async def get_incident(
+    incident_id: int, services: ServicesDep, principal: ReaderDep
+) -> dict[str, Any]:
+    """One incident with its alerts and its timeline."""
+    async with AsyncSession(services.engine) as session:
+        incident = await session.scalar(
+            visible_incidents(principal).where(Incident.id == incident_id)
+        )
+        if incident is None:
+            raise NotFound(f"no incident {incident_id}")
+        alerts = await session.scalars(
+            select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
+        )
+        events = await session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident_id)
+            .order_by(IncidentEvent.id)
+        )
+        body = incident_json(incident, principal)
+        body["alerts"] = [alert_json(alert) for alert in alerts]
+        body["timeline"] = [
+            {
+                "at": iso(event.at),
+                "kind": event.kind,
+                "actor": event.actor,
+                "channel": event.channel,
+                "note": event.note,
+            }
+            for event in events
+        ]
+    return body

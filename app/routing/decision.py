@@ -1,0 +1,183 @@
+"""route(rules, alert, now) → Decision: who to page, when, in which steps, and why.
+
+A pure function: the same rules, alert, time and load give the same decision. The decision is
+stored with the incident, so later rule edits do not change an incident in flight.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from app.ingest.base import Severity, severity_from_word
+from app.routing.explain import AWAY, Context, Reason, explain
+from app.routing.matcher import RoutableAlert, match_view
+from app.routing.ranking import Ranking, ladder, rank
+from app.routing.rules import Rules
+from app.routing.schema import NotifyMode, Policy
+from app.routing.timespec import next_start
+
+
+class Action(StrEnum):
+    """What to do now: page the steps, wait for working hours, or show on the dashboard only."""
+
+    PAGE = "page"
+    WAIT = "wait"
+    DASHBOARD = "dashboard"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LadderStep(_Frozen):
+    """One non-empty step of the first round: `after_s` seconds after the first page."""
+
+    after_s: int
+    engineers: tuple[str, ...]
+
+
+class Decision(_Frozen):
+    """The routing decision; `to_json()` is the contract of `route --json` and POST /api/route.
+
+    Beyond the contract keys: `group` (incident group key), `lead`, `ack_timeout_s` and
+    `exhausted_every_s` (the effective policy), which escalation needs to run later rounds.
+    """
+
+    system: str | None
+    customer: str | None
+    severity: Severity
+    action: Action
+    page_at: datetime | None  # page: now; wait: when working hours start; dashboard: None
+    unrouted: bool
+    steps: tuple[LadderStep, ...]
+    repeat: int
+    reasons: tuple[Reason, ...]
+    group: str
+    lead: str
+    ack_timeout_s: int
+    exhausted_every_s: int
+
+    def to_json(self) -> dict[str, object]:
+        """The decision as JSON-ready data (page_at as ISO 8601 UTC)."""
+        return self.model_dump(mode="json")
+
+
+def route(
+    rules: Rules,
+    alert: RoutableAlert,
+    now: datetime,
+    *,
+    load: Mapping[str, int] | None = None,
+) -> Decision:
+    """Decide who to page for `alert` at `now`; `load` = acked open incidents per engineer."""
+    now = now.astimezone(UTC)
+    severity = severity_from_word(alert.severity)[0]
+    view = match_view(alert, severity.value)
+    system = rules.match(view)
+    policy = rules.policy_for(system)
+    ranking = rank(rules, system, now, load or {})
+    mode = NotifyMode(getattr(policy.notify, severity.value))
+    action, page_at, rungs = _plan(mode, ranking, policy, rules, now)
+    chosen = {engineer for rung in rungs for engineer in rung}
+    reasons = explain(ranking, chosen, Context(rules, system, now))
+    reasons += _notes(action, page_at, ranking, system, severity, policy)
+    timeout = int(policy.ack_timeout.total_seconds())
+    # model_construct: every value is built and typed right here; validation would only cost.
+    return Decision.model_construct(
+        system=system,
+        customer=rules.systems[system].customer if system else view.get("customer") or None,
+        severity=severity,
+        action=action,
+        page_at=page_at,
+        unrouted=system is None,
+        steps=tuple(
+            LadderStep.model_construct(after_s=i * timeout, engineers=r)
+            for i, r in enumerate(rungs)
+        ),
+        repeat=policy.repeat,
+        reasons=tuple(reasons),
+        group=_group(rules, view, system),
+        lead=rules.lead,
+        ack_timeout_s=timeout,
+        exhausted_every_s=int(policy.exhausted_every.total_seconds()),
+    )
+
+
+def _plan(
+    mode: NotifyMode, ranking: Ranking, policy: Policy, rules: Rules, now: datetime
+) -> tuple[Action, datetime | None, list[tuple[str, ...]]]:
+    """Step 4 (notify) then step 5 (the ladder of the first round)."""
+    if mode is NotifyMode.NEVER:
+        return Action.DASHBOARD, None, []
+    people = list(ranking.ordered)
+    if mode is NotifyMode.WORKING_HOURS:
+        people = [c for c in people if c.in_hours]
+        wake = _earliest_hours(rules, ranking, now) if ranking.ordered and not people else None
+        if wake is not None:
+            return Action.WAIT, wake, []
+    rungs = ladder(policy.steps, [c.engineer for c in people], rules.lead)
+    return Action.PAGE, now, rungs
+
+
+def _earliest_hours(rules: Rules, ranking: Ranking, now: datetime) -> datetime | None:
+    starts = []
+    for candidate in ranking.ordered:
+        engineer = rules.engineers[candidate.engineer]
+        if engineer.hours is not None:
+            start = next_start(engineer.hours, engineer.tz, now)
+            starts.extend([start] if start is not None else [])
+    return min(starts, default=None)
+
+
+def _notes(
+    action: Action,
+    page_at: datetime | None,
+    ranking: Ranking,
+    system: str | None,
+    severity: Severity,
+    policy: Policy,
+) -> list[Reason]:
+    """Decision-wide notes (engineer None): unrouted, nobody able, waiting, dashboard only."""
+    texts = []
+    if system is None:
+        texts.append(f"no system matched: unrouted, grouped by {', '.join(policy.group_by)}")
+    elif not ranking.ordered and action is Action.PAGE:
+        texts.append(f"nobody can act on {system} now: only the lead step pages")
+    if ranking.fallback:
+        texts.append(f"nobody at level ≥ {ranking.min_level} present: any level counts")
+    if action is Action.WAIT and page_at is not None:
+        texts.append(
+            f"{severity} pages in working hours only: waiting until {page_at:%a %Y-%m-%d %H:%M} UTC"
+        )
+    if action is Action.DASHBOARD:
+        texts.append(f"{severity} never pages: dashboard only")
+    return [Reason.model_construct(engineer=None, chosen=False, text=text) for text in texts]
+
+
+def _group(rules: Rules, view: Mapping[str, str], system: str | None) -> str:
+    if system is not None:
+        return f"system:{system}"
+    return "unrouted:" + "|".join(view.get(key, "") for key in rules.policy.group_by)
+
+
+def group_key(rules: Rules, alert: RoutableAlert, decision_or_system: Decision | str | None) -> str:
+    """Incident group: 'system:<name>', or 'unrouted:<group_by label values joined by |>'."""
+    if isinstance(decision_or_system, Decision):
+        decision_or_system = decision_or_system.system
+    severity = severity_from_word(alert.severity)[0]
+    return _group(rules, match_view(alert, severity.value), decision_or_system)
+
+
+def reason_for(decision: Decision, engineer_id: str) -> str:
+    """Why `engineer_id` is paged, for the message: own reason, plus up to two away notes."""
+    own = next(
+        (r.text for r in decision.reasons if r.engineer == engineer_id and r.chosen), "paged"
+    )
+    away = [
+        f"{r.engineer} {r.text}"
+        for r in decision.reasons
+        if r.engineer not in (None, engineer_id) and not r.chosen and r.text.startswith(AWAY)
+    ]
+    return "; ".join([own, *away[:2]])
