@@ -1,6 +1,9 @@
 """Fresh SQLite files and PostgreSQL databases for tests, migrated to head."""
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 import os
 import secrets
 import urllib.parse
@@ -36,11 +39,23 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    # Session fixtures may first be built from inside a running test loop; asyncio.run needs a
+    # loop-free thread then.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 def require_postgres() -> str:
     """The server URL, or skip (fail under CI) when no PostgreSQL answers."""
     url = postgres_server_url()
     try:
-        asyncio.run(_admin(url, "SELECT 1"))
+        _run(_admin(url, "SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         message = f"no PostgreSQL at {url}: {exc}"
         if os.environ.get("CI"):
@@ -57,28 +72,28 @@ class PostgresDatabases:
         self.prefix = f"skillpager_test_{secrets.token_hex(4)}"
         self.template = f"{self.prefix}_template"
         self.created: list[str] = []
-        asyncio.run(_admin(server_url, f'CREATE DATABASE "{self.template}"'))
+        _run(_admin(server_url, f'CREATE DATABASE "{self.template}"'))
         self.created.append(self.template)
         upgrade_to_head(_with_database(server_url, self.template))
 
     def fresh(self) -> str:
         """A new migrated database's URL."""
         name = f"{self.prefix}_{len(self.created)}"
-        asyncio.run(_admin(self.server_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        _run(_admin(self.server_url, f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
         self.created.append(name)
         return _with_database(self.server_url, name)
 
     def empty(self) -> str:
         """A new database with no schema at all."""
         name = f"{self.prefix}_{len(self.created)}"
-        asyncio.run(_admin(self.server_url, f'CREATE DATABASE "{name}"'))
+        _run(_admin(self.server_url, f'CREATE DATABASE "{name}"'))
         self.created.append(name)
         return _with_database(self.server_url, name)
 
     def drop_all(self) -> None:
         """Drop every database this run created."""
         for name in reversed(self.created):
-            asyncio.run(_admin(self.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            _run(_admin(self.server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def sqlite_url(directory: Path, name: str = "skillpager.db") -> str:

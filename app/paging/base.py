@@ -1,0 +1,130 @@
+"""The channel seam: what the sender hands a channel, what it gets back, and how sends fail."""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from app.ingest.base import Severity
+
+
+class PageKind(StrEnum):
+    """Why a message goes out."""
+
+    PAGE = "page"
+    BUNDLE = "bundle"
+    REMINDER = "reminder"
+    RESOLVED_NOTE = "resolved-note"
+    TEST = "test"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundPage:
+    """One message to one engineer on one channel, as the sender hands it to `Channel.send`.
+
+    `to` is an E.164 phone number (sms, voice) or a Slack member id (slack). `text` is the SMS
+    body (see `text.sms_text`); the remaining fields feed the Slack Block Kit message.
+    """
+
+    page_id: int
+    engineer_id: str
+    channel: str
+    to: str
+    kind: PageKind
+    incident_id: int | None
+    text: str
+    title: str = ""
+    severity: Severity | None = None
+    customer: str | None = None
+    system: str | None = None
+    summary: str = ""
+    why: str | None = None
+    runbook_url: str | None = None
+    incident_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A provider accepted a message: its id (Twilio SID, Slack "channel:ts") and status."""
+
+    provider_id: str
+    status: str
+
+
+class ChannelError(Exception):
+    """A send failed; the fields tell the sender what to do next.
+
+    - `retryable`: try again later (transport errors, timeouts, HTTP 5xx and 429), after
+      `retry_after` seconds when the provider said so.
+    - `config_error`: our credentials or sender setup are wrong; alert the operators.
+    - `contact_unhealthy`: this contact can never receive it (invalid number, unsubscribed,
+      unknown Slack user); fall back to the engineer's other channels.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        retryable: bool,
+        retry_after: float | None = None,
+        config_error: bool = False,
+        contact_unhealthy: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.config_error = config_error
+        self.contact_unhealthy = contact_unhealthy
+
+    def __repr__(self) -> str:
+        return (
+            f"ChannelError({self.message!r}, code={self.code!r}, retryable={self.retryable}, "
+            f"retry_after={self.retry_after}, config_error={self.config_error}, "
+            f"contact_unhealthy={self.contact_unhealthy})"
+        )
+
+
+class Channel(Protocol):
+    """A way to reach an engineer; `send` returns a Delivery or raises ChannelError."""
+
+    @property
+    def name(self) -> str:
+        """The channel name used in the skills map (`sms`, `slack`, `log`, …)."""
+        ...
+
+    async def send(self, page: OutboundPage) -> Delivery:
+        """Hand one message to the provider; raise ChannelError on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...
+
+
+# A run of 7+ digits, possibly with spaces, dashes or a leading +: a phone number in free text.
+_PHONE_RUN = re.compile(r"\+?\d[\d \-]{5,}\d")
+
+
+def mask_phone(number: str) -> str:
+    """Show only the last 4 digits of a phone number: `+46701112233` → `***2233`."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"***{digits[-4:]}" if len(digits) > 4 else "***"
+
+
+def redact_phones(text: str) -> str:
+    """Mask every phone-like number in free text (provider error messages echo the `To`)."""
+    return _PHONE_RUN.sub(lambda match: mask_phone(match.group()), text)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Read a `Retry-After` header given in seconds; None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
