@@ -1,13 +1,13 @@
 """Fresh SQLite files and PostgreSQL databases for tests, migrated to head."""
 
 import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 import os
 import secrets
 import urllib.parse
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
