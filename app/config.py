@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     database_url: str = "sqlite+aiosqlite:///./skillpager.db"
     rules_dir: Path = Path("./routing_rules")
+    # How often RULES_DIR is checked for edits (an extension of §4).
+    rules_poll_s: float = Field(2.0, gt=0)
     webhook_token: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(1024 * 1024, gt=0)

@@ -60,7 +60,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
 
 async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services:
-    watcher = RulesWatcher(RulesHolder(settings.rules_dir, clock=clock), metrics)
+    watcher = RulesWatcher(
+        RulesHolder(settings.rules_dir, clock=clock), metrics, poll_s=settings.rules_poll_s
+    )
     engine = make_engine(settings.database_url, busy_timeout_s=settings.db_timeout_s)
     if not await schema_is_current(engine, settings.database_url):
         await engine.dispose()

@@ -14,14 +14,13 @@ from app.routing.holder import ReloadResult, RulesHolder
 
 log = logging.getLogger(__name__)
 
-POLL_S = 2.0
-
 
 class RulesWatcher:
     """Reloads a RulesHolder when its files change, and reports each result."""
 
-    def __init__(self, holder: RulesHolder, metrics: Metrics) -> None:
+    def __init__(self, holder: RulesHolder, metrics: Metrics, *, poll_s: float = 2.0) -> None:
         self.holder = holder
+        self._poll_s = poll_s
         self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self._published = holder.version
@@ -65,7 +64,7 @@ class RulesWatcher:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(self._poll_s)
             try:
                 if self.holder.changed():
                     self.reload()
