@@ -14,6 +14,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0) -> AsyncEngine:
             url, connect_args={"timeout": busy_timeout_s}, pool_size=8, max_overflow=8
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -27,8 +28,17 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
+        # We issue BEGIN ourselves (below), instead of the driver's lazy deferred BEGIN.
+        dbapi_connection.isolation_level = None
 
     return on_connect
+
+
+def _begin_immediate(connection: Any) -> None:
+    # The writer, the tick and the sender all write. A deferred transaction that read first
+    # fails at once with SQLITE_BUSY when another committed meanwhile; IMMEDIATE takes the
+    # write lock up front and waits (busy_timeout) instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

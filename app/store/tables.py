@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -162,3 +163,65 @@ class ApiToken(Base):
     subject: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class Page(Base):
+    """The outbox: every page is a row before any provider is called.
+
+    The unique key makes a second send of the same page impossible, whichever replica or
+    restart tries it.
+    """
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint(
+            "incident_id",
+            "cycle",
+            "step",
+            "round",
+            "engineer",
+            "channel",
+            "kind",
+            name="uq_pages_once",
+        ),
+        Index("ix_pages_status_due", "status", "next_attempt_at"),
+        Index("ix_pages_engineer_sent", "engineer", "channel", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    engineer: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # A page a failed channel fell back from (so the fallback is written once).
+    fallback_of: Mapped[int | None] = mapped_column(Integer)
+
+
+class EngineerState(Base):
+    """What the service learned about an engineer at run time, over the YAML skills map."""
+
+    __tablename__ = "engineer_states"
+
+    engineer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    away_until: Mapped[datetime | None]
+    sms_unhealthy: Mapped[str | None] = mapped_column(String(200))
+    voice_unhealthy: Mapped[str | None] = mapped_column(String(200))
+    slack_unhealthy: Mapped[str | None] = mapped_column(String(200))
+    sms_opted_out: Mapped[bool] = mapped_column(default=False)
+    bad_replies: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]

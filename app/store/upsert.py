@@ -1,0 +1,36 @@
+"""Dialect-aware helpers: insert-or-ignore, and row locks that skip rows another replica holds."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def insert_ignore(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows, silently skipping any that break a unique key; ids of the rows inserted."""
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = []
+    # One statement per row: RETURNING tells exactly which rows were new.
+    for row in rows:
+        statement = dialect.insert(table).values(row).on_conflict_do_nothing()
+        result = await conn.execute(statement.returning(table.c.id))
+        new_id = result.scalar_one_or_none()
+        if new_id is not None:
+            inserted.append(new_id)
+    return inserted
+
+
+def claim(query: Select[Any], conn: AsyncConnection) -> Select[Any]:
+    """Lock the selected rows for this transaction; on PostgreSQL skip rows others hold.
+
+    SQLite has one writer at a time, so its transaction is the lock.
+    """
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
