@@ -1,0 +1,73 @@
+-- wrk script: POST Alertmanager webhook (v4) bodies with fingerprints that never repeat.
+--
+-- Usage: wrk ... -s bench/alertmanager_load.lua URL -- BATCH TOKEN RUN_ID
+--   BATCH   alerts per request (default 1)
+--   TOKEN   webhook token sent as `Authorization: Bearer` (default "bench")
+--   RUN_ID  prefix that keeps fingerprints unique across runs on one database (default "run")
+-- A fingerprint is RUN_ID-<thread>-<request>-<alert>: thread ids are handed out in setup(), the
+-- request counter is per thread, so no two alerts of a run share a fingerprint.
+-- done() prints one line "BENCH_JSON {...}" with counts and latency percentiles (microseconds).
+
+local threads = {}
+local next_thread_id = 0
+
+function setup(thread)
+   thread:set("id", next_thread_id)
+   next_thread_id = next_thread_id + 1
+   table.insert(threads, thread)
+end
+
+local batch, run_id, thread_key
+-- Globals, not locals: done() reads them per thread with thread:get().
+sent, ok = 0, 0
+local starts_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+
+function init(args)
+   batch = tonumber(args[1]) or 1
+   local token = args[2] or "bench"
+   run_id = args[3] or "run"
+   thread_key = run_id .. "-" .. tostring(id)
+   wrk.method = "POST"
+   wrk.headers["Content-Type"] = "application/json"
+   wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+local alert_format = '{"status":"firing","labels":{"alertname":"BenchLoad","instance":"%s",'
+   .. '"severity":"warning"},"annotations":{"summary":"bench alert %s"},'
+   .. '"startsAt":"' .. starts_at .. '","fingerprint":"%s"}'
+
+function request()
+   sent = sent + 1
+   local alerts = {}
+   for i = 1, batch do
+      local fingerprint = string.format("%s-%d-%d", thread_key, sent, i)
+      alerts[i] = string.format(alert_format, fingerprint, fingerprint, fingerprint)
+   end
+   local body = '{"version":"4","status":"firing","receiver":"skillpager",'
+      .. '"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"alerts":['
+      .. table.concat(alerts, ",") .. "]}"
+   return wrk.format(nil, nil, nil, body)
+end
+
+function response(status, headers, body)
+   if status >= 200 and status < 300 then
+      ok = ok + 1
+   end
+end
+
+function done(summary, latency, requests)
+   local total_ok, total_sent = 0, 0
+   for _, thread in ipairs(threads) do
+      total_ok = total_ok + thread:get("ok")
+      total_sent = total_sent + thread:get("sent")
+   end
+   local e = summary.errors
+   io.write(string.format(
+      'BENCH_JSON {"duration_us":%d,"requests":%d,"ok":%d,"sent":%d,'
+         .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
+         .. '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"max":%d}}\n',
+      summary.duration, summary.requests, total_ok, total_sent,
+      e.connect, e.read, e.write, e.status, e.timeout,
+      latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+      latency.max))
+end

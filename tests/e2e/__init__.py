@@ -1,0 +1,1 @@
+"""End-to-end tests: the real service as a subprocess, driven over loopback HTTP."""
