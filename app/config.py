@@ -1,9 +1,12 @@
 """Settings from the environment (prefix `SKILLPAGER_`), validated once at startup."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.routing.timespec import parse_duration
 
 
 class SettingsInvalid(Exception):
@@ -23,6 +26,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535)
     database_url: str = "sqlite+aiosqlite:///./skillpager.db"
     rules_dir: Path = Path("./routing_rules")
+    # How often the escalation tick and the outbox sender run (an extension of §4).
+    tick_interval_s: float = Field(1.0, gt=0)
     # How often RULES_DIR is checked for edits (an extension of §4).
     rules_poll_s: float = Field(2.0, gt=0)
     webhook_token: SecretStr | None = None
@@ -61,6 +66,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("sms_min_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value.strip() not in ("0", "0s"):
+            parse_duration(value)  # raises ValueError with the accepted forms
+        return value.strip()
+
+    @property
+    def sms_interval(self) -> timedelta:
+        """SMS_MIN_INTERVAL as a duration (0 turns it off)."""
+        return (
+            timedelta(0)
+            if self.sms_min_interval in ("0", "0s")
+            else parse_duration(self.sms_min_interval)
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,16 +11,20 @@ from app.api import alerts, incidents, ops, rules
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import install_error_handlers
+from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
 from app.ingest import router as ingest_router
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
+from app.paging.channels import build_channels
+from app.paging.sender import Sender
+from app.paging.throttle import SmsThrottle
 from app.routing.holder import RulesHolder
 from app.rules_watch import RulesWatcher
 from app.services import Services
+from app.store.database import Database
 from app.store.migrate import schema_is_current
-from app.store.session import make_engine
 from app.web.auth import TokenCache
 
 log = logging.getLogger(__name__)
@@ -43,9 +47,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             yield
         finally:
             await services.rules.stop()
+            await services.escalation.stop()
             await services.writer.stop()
+            for channel in services.channels.values():
+                await channel.aclose()
             await services.http.aclose()
-            await services.engine.dispose()
+            await services.db.dispose()
 
     app = FastAPI(title="skillpager", version="0.1.0", lifespan=lifespan)
 
@@ -63,25 +70,46 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
     watcher = RulesWatcher(
         RulesHolder(settings.rules_dir, clock=clock), metrics, poll_s=settings.rules_poll_s
     )
-    engine = make_engine(settings.database_url, busy_timeout_s=settings.db_timeout_s)
+    db = Database(settings.database_url, busy_timeout_s=settings.db_timeout_s)
+    engine = db.engine
     if not await schema_is_current(engine, settings.database_url):
-        await engine.dispose()
+        await db.dispose()
         raise SchemaBehind("the database schema is behind: run `skillpager migrate`")
     if settings.is_sqlite:
         log.info("store: SQLite; run only one skillpager process on this file")
+    channels = build_channels(settings)
+    sender = Sender(
+        db,
+        channels,
+        clock=clock,
+        rules=watcher.holder,
+        throttle=SmsThrottle(settings.sms_interval, settings.sms_per_15min),
+        failpoint=settings.active_failpoint(),
+    )
+    escalation = EscalationEngine(
+        db,
+        sender,
+        watcher.holder,
+        clock=clock,
+        public_url=settings.public_url,
+        interval_s=settings.tick_interval_s,
+    )
     writer = Writer(
-        engine,
+        db,
         clock=clock,
         metrics=metrics,
         timeout_s=settings.db_timeout_s,
         incident_hook=IncidentDesk(watcher.holder),
+        on_incidents_opened=lambda _opened: escalation.kick(),
     )
     writer.start()
+    escalation.start()
     http = httpx.AsyncClient(timeout=10, follow_redirects=False)
     webhook_token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     return Services(
         settings=settings,
         clock=clock,
+        db=db,
         engine=engine,
         writer=writer,
         tokens=TokenCache(engine, webhook_token=webhook_token),
@@ -89,4 +117,6 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         rules=watcher,
         http=http,
         sns_certs=SnsCertStore(certs_dir=settings.sns_certs_dir, client=http),
+        channels=channels,
+        escalation=escalation,
     )

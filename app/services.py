@@ -7,10 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import Clock
 from app.config import Settings
+from app.escalation.engine import EscalationEngine
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
+from app.paging.base import Channel
 from app.rules_watch import RulesWatcher
+from app.store.database import Database
 from app.web.auth import TokenCache
 
 
@@ -20,7 +23,8 @@ class Services:
 
     settings: Settings
     clock: Clock
-    engine: AsyncEngine
+    db: Database
+    engine: AsyncEngine  # db.engine, for reads
     writer: Writer
     tokens: TokenCache
     metrics: Metrics
@@ -28,3 +32,5 @@ class Services:
     # Outbound HTTP for provider calls we make ourselves (SNS confirmations, certificates).
     http: httpx.AsyncClient
     sns_certs: SnsCertStore
+    channels: dict[str, Channel]
+    escalation: EscalationEngine

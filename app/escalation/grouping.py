@@ -7,18 +7,19 @@ incident per group even across replicas; a lost race surfaces as IntegrityError 
 retries its batch, which then joins the winner's incident.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.escalation.timeline import record_event
 from app.ingest.base import SEVERITY_RANK, Severity
-from app.routing.decision import Action, Decision, route
+from app.routing.decision import Action, Decision, group_key, route
+from app.routing.matcher import match_view
 from app.routing.rules import Rules
 from app.store.alert_rows import AlertRow
 from app.store.tables import Base
@@ -43,6 +44,7 @@ class _Open:
     alert_count: int
     decision: dict[str, Any]
     changed: bool = False
+    raised_by: AlertRow | None = None  # the row that raised the severity in this batch
 
 
 def first_action_at(decision: Decision, now: datetime) -> datetime | None:
@@ -60,42 +62,41 @@ class IncidentDesk:
     def __init__(self, rules: RulesSource) -> None:
         self._rules = rules
 
-    async def attach(
-        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
-    ) -> set[int]:
-        """Give every new firing row an incident; returns the ids of incidents (re)opened."""
+    def attach(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> set[int]:
+        """Give every new firing row an incident; returns ids of incidents with work due now
+        (opened, reopened, or rerouted to page at once)."""
         new = [row for row in _unique(rows) if row.newly_firing]
         if not new:
             return set()
         rules = self._rules.rules
-        load = await _acked_load(conn)
-        decisions = [route(rules, row, now, load=load) for row in new]
-        groups = await _open_incidents(conn, {d.group for d in decisions})
+        # Matching is cheap; the full ranking runs only for rows that open an incident.
+        keys = [group_key(rules, row, _system_of(rules, row)) for row in new]
+        groups = _open_incidents(conn, set(keys))
         opened: set[int] = set()
-        for row, decision in zip(new, decisions, strict=True):
-            incident = groups.get(decision.group)
+        load: dict[str, int] | None = None
+        for row, key in zip(new, keys, strict=True):
+            incident = groups.get(key)
             if incident is None:
-                incident = await _reopen(conn, row, rules, now) or await _open(
-                    conn, row, decision, rules, now
-                )
-                groups[decision.group] = incident
+                incident = _reopen(conn, row, rules, now)
+                if incident is None:
+                    load = _acked_load(conn) if load is None else load
+                    decision = route(rules, row, now, load=load)
+                    incident = _open(conn, row, decision, rules, now)
+                groups[key] = incident
                 opened.add(incident.id)
             else:
                 _join(incident, row)
             row.incident_id = incident.id
-        await _save_joins(conn, groups.values(), rules, new, now)
-        return opened
+        return opened | _save_joins(conn, groups.values(), rules, now)
 
-    async def resolve_cleared(
-        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
-    ) -> None:
+    def resolve_cleared(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> None:
         """Resolve open incidents whose alert rows have all resolved (after the rows flushed)."""
         touched = {r.incident_id for r in _unique(rows) if r.status == "resolved" and r.incident_id}
         if not touched:
             return
         still_firing = set(
             (
-                await conn.execute(
+                conn.execute(
                     select(_alerts.c.incident_id)
                     .where(_alerts.c.incident_id.in_(touched), _alerts.c.status == "firing")
                     .distinct()
@@ -105,14 +106,14 @@ class IncidentDesk:
         cleared = touched - still_firing
         if not cleared:
             return
-        result = await conn.execute(
+        result = conn.execute(
             update(_incidents)
             .where(_incidents.c.id.in_(cleared), _incidents.c.state != "resolved")
             .values(state="resolved", resolved_at=now, resolved_by=None, next_action_at=None)
             .returning(_incidents.c.id)
         )
         for incident_id in result.scalars():
-            await record_event(
+            record_event(
                 conn,
                 incident_id,
                 now,
@@ -122,12 +123,16 @@ class IncidentDesk:
             )
 
 
+def _system_of(rules: Rules, row: AlertRow) -> str | None:
+    return rules.match(match_view(row, row.severity))
+
+
 def _unique(rows: Sequence[AlertRow]) -> list[AlertRow]:
     return list({id(row): row for row in rows}.values())
 
 
-async def _acked_load(conn: AsyncConnection) -> dict[str, int]:
-    result = await conn.execute(
+def _acked_load(conn: Connection) -> dict[str, int]:
+    result = conn.execute(
         select(_incidents.c.acknowledged_by, func.count())
         .where(_incidents.c.state == "acknowledged", _incidents.c.acknowledged_by.is_not(None))
         .group_by(_incidents.c.acknowledged_by)
@@ -135,8 +140,8 @@ async def _acked_load(conn: AsyncConnection) -> dict[str, int]:
     return dict(result.all())
 
 
-async def _open_incidents(conn: AsyncConnection, groups: set[str]) -> dict[str, _Open]:
-    result = await conn.execute(
+def _open_incidents(conn: Connection, groups: set[str]) -> dict[str, _Open]:
+    result = conn.execute(
         select(
             _incidents.c.id,
             _incidents.c.group_key,
@@ -150,8 +155,8 @@ async def _open_incidents(conn: AsyncConnection, groups: set[str]) -> dict[str, 
     }
 
 
-async def _open(
-    conn: AsyncConnection, row: AlertRow, decision: Decision, rules: Rules, now: datetime
+def _open(
+    conn: Connection, row: AlertRow, decision: Decision, rules: Rules, now: datetime
 ) -> _Open:
     decision_json = decision.to_json()
     values = {
@@ -172,10 +177,8 @@ async def _open(
         "round": 0,
         "flags": {},
     }
-    incident_id = (
-        await conn.execute(insert(_incidents).returning(_incidents.c.id), values)
-    ).scalar_one()
-    await record_event(
+    incident_id = (conn.execute(insert(_incidents).returning(_incidents.c.id), values)).scalar_one()
+    record_event(
         conn, incident_id, now, kind="opened", channel=row.source, note=_opened_note(decision)
     )
     return _Open(incident_id, row.severity, 1, decision_json)
@@ -191,13 +194,11 @@ def _opened_note(decision: Decision) -> str:
     return f"{where}: {decision.severity} is dashboard only"
 
 
-async def _reopen(
-    conn: AsyncConnection, row: AlertRow, rules: Rules, now: datetime
-) -> _Open | None:
+def _reopen(conn: Connection, row: AlertRow, rules: Rules, now: datetime) -> _Open | None:
     """Reopen the incident this key's previous cycle belonged to, if it resolved within the
     flap window (§3): a flapping alert returns to its incident instead of opening another."""
     previous = (
-        await conn.execute(
+        conn.execute(
             select(
                 _incidents.c.id,
                 _incidents.c.resolved_at,
@@ -224,7 +225,7 @@ async def _reopen(
     ).flap.window
     if now - as_utc(previous.resolved_at) > window:
         return None
-    await conn.execute(
+    conn.execute(
         update(_incidents)
         .where(_incidents.c.id == previous.id)
         .values(
@@ -241,7 +242,7 @@ async def _reopen(
             alert_count=previous.alert_count + 1,
         )
     )
-    await record_event(
+    record_event(
         conn,
         previous.id,
         now,
@@ -256,13 +257,15 @@ def _join(incident: _Open, row: AlertRow) -> None:
     incident.alert_count += 1
     if SEVERITY_RANK[Severity(row.severity)] > SEVERITY_RANK[Severity(incident.severity)]:
         incident.severity = row.severity
+        incident.raised_by = row
     incident.changed = True
 
 
-async def _save_joins(
-    conn: AsyncConnection, incidents: Any, rules: Rules, rows: Sequence[AlertRow], now: datetime
-) -> None:
-    by_id: Mapping[int, AlertRow] = {row.incident_id: row for row in rows if row.incident_id}
+def _save_joins(
+    conn: Connection, incidents: Iterable[_Open], rules: Rules, now: datetime
+) -> set[int]:
+    """Write joined incidents' counts and severity; returns those that now page at once."""
+    due_now: set[int] = set()
     for incident in incidents:
         if not incident.changed:
             continue
@@ -270,16 +273,18 @@ async def _save_joins(
             "alert_count": incident.alert_count,
             "severity": incident.severity,
         }
-        rose = incident.severity != incident.decision["severity"]
-        if rose and incident.decision["action"] != Action.PAGE and incident.id in by_id:
+        raised_by = incident.raised_by
+        if raised_by is not None and incident.decision["action"] != Action.PAGE:
             # Nobody has been paged yet (waiting or dashboard-only): route again at the new
             # severity, and page now if it says so.
-            decision = route(rules, by_id[incident.id], now)
+            decision = route(rules, raised_by, now)
+            if decision.action is Action.PAGE:
+                due_now.add(incident.id)
             values |= {
                 "decision": decision.to_json(),
                 "next_action_at": first_action_at(decision, now),
             }
-            await record_event(
+            record_event(
                 conn,
                 incident.id,
                 now,
@@ -287,6 +292,5 @@ async def _save_joins(
                 channel=None,
                 note=f"severity rose to {incident.severity}",
             )
-        await conn.execute(
-            update(_incidents).where(_incidents.c.id == incident.id).values(**values)
-        )
+        conn.execute(update(_incidents).where(_incidents.c.id == incident.id).values(**values))
+    return due_now

@@ -3,15 +3,15 @@
 from datetime import datetime
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from app.store.tables import Base
 
 _events = Base.metadata.tables["incident_events"]
 
 
-async def record_event(
-    conn: AsyncConnection,
+def record_event(
+    conn: Connection,
     incident_id: int,
     at: datetime,
     *,
@@ -21,7 +21,7 @@ async def record_event(
     note: str | None = None,
 ) -> None:
     """Append one event (who, via which channel, when, note) to an incident's timeline."""
-    await conn.execute(
+    conn.execute(
         insert(_events),
         {
             "incident_id": incident_id,

@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.clock import Clock
 from app.errors import StoreUnavailable
 from app.ingest.base import ParsedAlert
 from app.metrics import Metrics
 from app.store.alert_rows import AlertRow, AppliedEvent, apply_events, flush_rows
+from app.store.database import Database
 from app.store.tables import Base
 
 log = logging.getLogger(__name__)
@@ -33,15 +34,11 @@ _raw_events = Base.metadata.tables["raw_events"]
 class IncidentHook(Protocol):
     """Opens/joins incidents for a batch's rows, inside the writer's transaction."""
 
-    async def attach(
-        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
-    ) -> set[int]:
+    def attach(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> set[int]:
         """Before the rows are written: give new firing rows an incident; ids (re)opened."""
         ...
 
-    async def resolve_cleared(
-        self, conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
-    ) -> None:
+    def resolve_cleared(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> None:
         """After the rows are written: resolve incidents left without firing rows."""
         ...
 
@@ -79,7 +76,7 @@ class Writer:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        db: Database,
         *,
         clock: Clock,
         metrics: Metrics,
@@ -87,7 +84,7 @@ class Writer:
         incident_hook: IncidentHook | None = None,
         on_incidents_opened: Callable[[set[int]], None] | None = None,
     ) -> None:
-        self._engine = engine
+        self._db = db
         self._clock = clock
         self._metrics = metrics
         self._timeout_s = timeout_s
@@ -155,21 +152,26 @@ class Writer:
 
     async def _transaction(self, batch: list[_Pending]) -> tuple[list[WriteResult], set[int]]:
         now = self._clock.now()
-        async with self._engine.begin() as conn:
-            raw_ids = await _insert_raw_events(conn, [p.submission for p in batch], now)
-            events = [
-                (alert, raw_id)
-                for pending, raw_id in zip(batch, raw_ids, strict=True)
-                for alert in pending.submission.alerts
-            ]
-            applied = await apply_events(conn, events, now=now)
-            rows = [event.row for event in applied]
-            opened: set[int] = set()
-            if self._incident_hook is not None:
-                opened = await self._incident_hook.attach(conn, rows, now)
-            await flush_rows(conn, rows)
-            if self._incident_hook is not None:
-                await self._incident_hook.resolve_cleared(conn, rows, now)
+        submissions = [pending.submission for pending in batch]
+        return await self._db.transaction(lambda conn: self._write(conn, submissions, now))
+
+    def _write(
+        self, conn: Connection, submissions: list[Submission], now: datetime
+    ) -> tuple[list[WriteResult], set[int]]:
+        raw_ids = _insert_raw_events(conn, submissions, now)
+        events = [
+            (alert, raw_id)
+            for submission, raw_id in zip(submissions, raw_ids, strict=True)
+            for alert in submission.alerts
+        ]
+        applied = apply_events(conn, events, now=now)
+        rows = [event.row for event in applied]
+        opened: set[int] = set()
+        if self._incident_hook is not None:
+            opened = self._incident_hook.attach(conn, rows, now)
+        flush_rows(conn, rows)
+        if self._incident_hook is not None:
+            self._incident_hook.resolve_cleared(conn, rows, now)
         return _results(raw_ids, applied), opened
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
@@ -186,10 +188,8 @@ class Writer:
                 pending.future.set_exception(error)
 
 
-async def _insert_raw_events(
-    conn: AsyncConnection, submissions: list[Submission], now: datetime
-) -> list[int]:
-    result = await conn.execute(
+def _insert_raw_events(conn: Connection, submissions: list[Submission], now: datetime) -> list[int]:
+    result = conn.execute(
         insert(_raw_events).returning(_raw_events.c.id, sort_by_parameter_order=True),
         [
             {

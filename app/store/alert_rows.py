@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.ingest.base import AlertStatus, ParsedAlert
@@ -74,18 +74,18 @@ class AppliedEvent:
     raw_event_id: int
 
 
-async def apply_events(
-    conn: AsyncConnection, events: Sequence[tuple[ParsedAlert, int]], *, now: datetime
+def apply_events(
+    conn: Connection, events: Sequence[tuple[ParsedAlert, int]], *, now: datetime
 ) -> list[AppliedEvent]:
     """Upsert rows for (alert, raw event id) pairs in order; rows are flushed by `flush_rows`."""
     keys = {(alert.source, alert.dedup_key) for alert, _ in events}
-    open_rows = await _load_rows(conn, keys, open_only=True)
+    open_rows = _load_rows(conn, keys, open_only=True)
     resolved_keys = {
         (a.source, a.dedup_key)
         for a, _ in events
         if a.status == AlertStatus.RESOLVED and (a.source, a.dedup_key) not in open_rows
     }
-    latest_closed = await _load_rows(conn, resolved_keys, open_only=False)
+    latest_closed = _load_rows(conn, resolved_keys, open_only=False)
     applied = []
     for alert, raw_id in events:
         row = _apply_one(alert, open_rows, latest_closed, now)
@@ -162,8 +162,8 @@ def _new_row(alert: ParsedAlert, now: datetime) -> AlertRow:
     )
 
 
-async def _load_rows(
-    conn: AsyncConnection, keys: Iterable[tuple[str, str]], *, open_only: bool
+def _load_rows(
+    conn: Connection, keys: Iterable[tuple[str, str]], *, open_only: bool
 ) -> dict[tuple[str, str], AlertRow]:
     wanted = set(keys)
     found: dict[tuple[str, str], AlertRow] = {}
@@ -181,7 +181,7 @@ async def _load_rows(
                 .group_by(_alerts.c.source, _alerts.c.dedup_key)
             )
             query = select(_alerts).where(_alerts.c.id.in_(latest), _alerts.c.status == "resolved")
-        for record in (await conn.execute(query)).mappings():
+        for record in (conn.execute(query)).mappings():
             key = (record["source"], record["dedup_key"])
             if key in wanted:
                 found[key] = _row_from_record(record)
@@ -210,13 +210,13 @@ def _row_from_record(record: Any) -> AlertRow:
     )
 
 
-async def flush_rows(conn: AsyncConnection, rows: Iterable[AlertRow]) -> None:
+def flush_rows(conn: Connection, rows: Iterable[AlertRow]) -> None:
     """Insert new rows (filling their ids), update changed ones, and link their raw events."""
     unique = list({id(row): row for row in rows}.values())
     new = [row for row in unique if row.id is None]
     changed = [row for row in unique if row.id is not None and row.dirty]
     if new:
-        result = await conn.execute(
+        result = conn.execute(
             insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True),
             [row.values() for row in new],
         )
@@ -224,11 +224,11 @@ async def flush_rows(conn: AsyncConnection, rows: Iterable[AlertRow]) -> None:
             row.id = new_id
     if changed:
         statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))
-        await conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
+        conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
     links = [
         {"alert_id": row.id, "raw_event_id": raw_id}
         for row in unique
         for raw_id in row.raw_event_ids
     ]
     if links:
-        await conn.execute(insert(Base.metadata.tables["alert_raw_events"]), links)
+        conn.execute(insert(Base.metadata.tables["alert_raw_events"]), links)

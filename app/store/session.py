@@ -13,13 +13,15 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0) -> AsyncEngine:
         engine = create_async_engine(
             url, connect_args={"timeout": busy_timeout_s}, pool_size=8, max_overflow=8
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas(busy_timeout_s))
+        event.listen(engine.sync_engine, "begin", begin_immediate)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+def sqlite_pragmas(busy_timeout_s: float) -> Any:
+    """A connect hook setting WAL, full fsync, foreign keys and the busy timeout."""
+
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -34,7 +36,8 @@ def _sqlite_pragmas(busy_timeout_s: float) -> Any:
     return on_connect
 
 
-def _begin_immediate(connection: Any) -> None:
+def begin_immediate(connection: Any) -> None:
+    """A begin hook taking SQLite's write lock up front."""
     # The writer, the tick and the sender all write. A deferred transaction that read first
     # fails at once with SQLITE_BUSY when another committed meanwhile; IMMEDIATE takes the
     # write lock up front and waits (busy_timeout) instead.

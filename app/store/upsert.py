@@ -5,12 +5,10 @@ from typing import Any
 
 from sqlalchemy import Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 
-async def insert_ignore(
-    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]
-) -> list[int]:
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert rows, silently skipping any that break a unique key; ids of the rows inserted."""
     if not rows:
         return []
@@ -19,18 +17,18 @@ async def insert_ignore(
     # One statement per row: RETURNING tells exactly which rows were new.
     for row in rows:
         statement = dialect.insert(table).values(row).on_conflict_do_nothing()
-        result = await conn.execute(statement.returning(table.c.id))
+        result = conn.execute(statement.returning(table.c.id))
         new_id = result.scalar_one_or_none()
         if new_id is not None:
             inserted.append(new_id)
     return inserted
 
 
-def claim(query: Select[Any], conn: AsyncConnection) -> Select[Any]:
+def claim(query: Select[Any], conn: Connection, *, of: Table | None = None) -> Select[Any]:
     """Lock the selected rows for this transaction; on PostgreSQL skip rows others hold.
 
     SQLite has one writer at a time, so its transaction is the lock.
     """
     if conn.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
+        return query.with_for_update(skip_locked=True, of=of)
     return query

@@ -33,10 +33,12 @@ async def fire(app: RunningApp, key: str, status: str = "firing", **fields: Any)
         "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
     )
     assert response.status_code == 202, response.text
+    await app.services.escalation.settle()
     return response.json()
 
 
 async def incident(app: RunningApp, incident_id: int) -> dict[str, Any]:
+    await app.services.escalation.settle()
     response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
@@ -63,8 +65,9 @@ async def test_systems_get_their_own_incident_and_later_alerts_join(app: Running
     assert found["alert_count"] == 2
     assert [a["dedup_key"] for a in found["alerts"]] == ["generic:db-lag", "generic:db-disk"]
     assert found["decision"]["steps"][0] == {"after_s": 0, "engineers": ["bo"]}
-    assert found["next_action_at"] == START.isoformat()
-    assert [e["kind"] for e in found["timeline"]] == ["opened"]
+    # Paged at once (step 1), the next step due one ack_timeout later.
+    assert found["next_action_at"] == (START + timedelta(minutes=5)).isoformat()
+    assert [e["kind"] for e in found["timeline"]] == ["opened", "paged"]
     assert (await incident(app, k8s["incidents"][0]))["decision"]["steps"][0]["engineers"] == [
         "carl"
     ]
@@ -115,7 +118,8 @@ async def test_refire_within_flap_window_reopens_after_it_opens_new(
     assert again["incidents"] == [first]
     found = await incident(app, first)
     assert found["state"] == "triggered"
-    assert [e["kind"] for e in found["timeline"]] == ["opened", "resolved", "reopened"]
+    kinds = [e["kind"] for e in found["timeline"]]
+    assert kinds == ["opened", "paged", "resolved", "reopened", "paged"]
     await fire(app, "db-lag", status="resolved")
     clock.advance(timedelta(minutes=31))  # past the default 30m flap window
     later = await fire(app, "db-lag", labels={"service": "payments-db"})
@@ -130,8 +134,8 @@ async def test_severity_rise_reroutes_a_dashboard_only_incident(app: RunningApp)
     found = await incident(app, quiet["incidents"][0])
     assert found["severity"] == "critical"
     assert found["decision"]["action"] == "page"
-    assert found["next_action_at"] == START.isoformat()
-    assert found["timeline"][-1]["kind"] == "rerouted"
+    assert found["next_action_at"] == (START + timedelta(minutes=5)).isoformat()
+    assert [e["kind"] for e in found["timeline"]] == ["opened", "rerouted", "paged"]
 
 
 async def test_customer_sees_only_its_incidents_without_routing_reasons(app: RunningApp) -> None:

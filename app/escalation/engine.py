@@ -1,0 +1,118 @@
+"""The engine loop: APScheduler runs tick + sender every second; commits that open incidents
+kick it at once. The scheduler is only a ticker: all state is in the database."""
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from app.clock import Clock
+from app.escalation.tick import run_tick
+from app.paging.sender import STALE_SENDING, Sender
+from app.routing.holder import RulesHolder
+from app.store.database import Database
+
+log = logging.getLogger(__name__)
+_RECOVER_EVERY = timedelta(seconds=30)
+
+
+class EscalationEngine:
+    """Runs the idempotent tick and the outbox sender, on a timer and on demand."""
+
+    def __init__(
+        self,
+        db: Database,
+        sender: Sender,
+        rules: RulesHolder,
+        *,
+        clock: Clock,
+        public_url: str,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._sender = sender
+        self._rules = rules
+        self._clock = clock
+        self._public_url = public_url
+        self._interval_s = interval_s
+        self._lock = asyncio.Lock()
+        self._again = False
+        self._scheduler: AsyncIOScheduler | None = None
+        self._started_at: datetime | None = None
+        self._recovered_at: datetime | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start the one-second ticker."""
+        self._started_at = self._clock.now()
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.add_job(
+            self.cycle, "interval", seconds=self._interval_s, max_instances=1, coalesce=True
+        )
+        self._scheduler.start()
+        self.kick()
+
+    async def stop(self) -> None:
+        """Stop ticking and let a running cycle finish."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        await self.settle()
+
+    def kick(self) -> None:
+        """Run a cycle now (after a commit opened incidents); coalesces with a running one."""
+        if self._lock.locked():
+            self._again = True
+            return
+        task = asyncio.create_task(self.cycle())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait until every kicked cycle has finished (tests and shutdown)."""
+        while self._tasks or self._lock.locked():
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            async with self._lock:
+                pass
+
+    async def cycle(self) -> None:
+        """One tick and one sender pass; repeated while kicks arrived meanwhile."""
+        async with self._lock:
+            self._again = True
+            while self._again:
+                self._again = False
+                try:
+                    await self._once()
+                except Exception:
+                    log.exception("escalation cycle failed; retrying on the next tick")
+
+    async def _once(self) -> None:
+        now = self._clock.now()
+        await self._recover(now)
+        work = partial(run_tick, rules=self._rules.rules, now=now, public_url=self._public_url)
+        await self._db.transaction(work)
+        # Sending may fail a page on every channel, which moves a ladder on at once.
+        while await self._sender.run_once():
+            if self._db.is_postgres:
+                break  # other replicas share the load; the next tick continues
+        await self._db.transaction(
+            partial(
+                run_tick,
+                rules=self._rules.rules,
+                now=self._clock.now(),
+                public_url=self._public_url,
+            )
+        )
+
+    async def _recover(self, now: datetime) -> None:
+        if self._recovered_at is not None and now - self._recovered_at < _RECOVER_EVERY:
+            return
+        # At startup on SQLite (one process), anything `sending` belongs to the dead process.
+        first = self._recovered_at is None and not self._db.is_postgres
+        older_than = self._started_at if first and self._started_at else now - STALE_SENDING
+        self._recovered_at = now
+        settled = await self._sender.recover(older_than=older_than)
+        if settled:
+            log.info("settled %d pages left in flight by a previous process", settled)

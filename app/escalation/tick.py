@@ -1,0 +1,234 @@
+"""The idempotent escalation tick: advance every incident whose next action is due.
+
+State lives only in the database. Each call claims due incidents (PostgreSQL: FOR UPDATE SKIP
+LOCKED, so replicas split the work and never run one step twice), writes the step's pages to
+the outbox and moves `next_action_at` on — all in one transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from app.escalation.outbox import IncidentView, page_rows
+from app.escalation.policy import Ladder, plan_step
+from app.escalation.timeline import record_event
+from app.paging.base import PageKind
+from app.routing.decision import Action, route
+from app.routing.rules import Rules
+from app.store.alert_rows import AlertRow
+from app.store.tables import Base
+from app.store.upsert import claim, insert_ignore
+
+_incidents = Base.metadata.tables["incidents"]
+_alerts = Base.metadata.tables["alerts"]
+_pages = Base.metadata.tables["pages"]
+_states = Base.metadata.tables["engineer_states"]
+_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class TickContext:
+    """What one tick works with."""
+
+    rules: Rules
+    now: datetime
+    public_url: str
+    unhealthy: dict[str, set[str]]
+
+
+def run_tick(conn: Connection, *, rules: Rules, now: datetime, public_url: str) -> int:
+    """Advance due incidents; returns the number of pages written."""
+    due = conn.execute(
+        claim(
+            select(_incidents)
+            .where(
+                _incidents.c.state.in_(("triggered", "snoozed", "acknowledged")),
+                _incidents.c.next_action_at <= now,
+            )
+            .order_by(_incidents.c.next_action_at)
+            .limit(_BATCH),
+            conn,
+        )
+    ).all()
+    if not due:
+        return 0
+    context = TickContext(rules, now, public_url, unhealthy_channels(conn))
+    return sum(_advance(conn, incident, context) for incident in due)
+
+
+def unhealthy_channels(conn: Connection) -> dict[str, set[str]]:
+    """Engineer → channels that cannot receive (failed numbers, STOP, unknown Slack user)."""
+    found: dict[str, set[str]] = {}
+    for row in conn.execute(select(_states)):
+        bad = {c for c in ("sms", "voice", "slack") if getattr(row, f"{c}_unhealthy")}
+        if row.sms_opted_out:
+            bad |= {"sms", "voice"}
+        if bad:
+            found[row.engineer] = bad
+    return found
+
+
+def _advance(conn: Connection, incident: Any, context: TickContext) -> int:
+    if incident.state == "snoozed":
+        incident = _retrigger(conn, incident, context.now, "snooze ended")
+    elif incident.state == "acknowledged":
+        return _remind_or_retrigger(conn, incident, context)
+    if incident.decision.get("action") == Action.WAIT:
+        return _route_again(conn, incident, context)
+    return _page_step(conn, incident, context)
+
+
+def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:
+    ladder = Ladder.from_decision(incident.decision)
+    plan = plan_step(ladder, incident.step_index, incident.round)
+    rows = page_rows(
+        context.rules,
+        view_of(conn, incident),
+        plan.engineers,
+        kind=PageKind.PAGE,
+        position=(incident.cycle, plan.step, plan.round),
+        now=context.now,
+        public_url=context.public_url,
+        unhealthy=context.unhealthy,
+    )
+    written = insert_ignore(conn, _pages, rows)
+    flags = dict(incident.flags or {})
+    if plan.exhausted:
+        flags["exhausted"] = True
+    conn.execute(
+        update(_incidents)
+        .where(_incidents.c.id == incident.id)
+        .values(
+            step_index=plan.next_step,
+            round=plan.next_round,
+            next_action_at=context.now + timedelta(seconds=plan.wait_s),
+            flags=flags,
+        )
+    )
+    where = "lead (ladder exhausted)" if plan.exhausted else f"step {plan.step + 1}"
+    note = f"{where}, round {plan.round + 1}: paging {', '.join(plan.engineers)}"
+    record_event(conn, incident.id, context.now, kind="paged", note=note)
+    return len(written)
+
+
+def _route_again(conn: Connection, incident: Any, context: TickContext) -> int:
+    """A waiting incident's time has come: route again now and page if it says so."""
+    alert = conn.execute(
+        select(_alerts)
+        .where(_alerts.c.incident_id == incident.id, _alerts.c.status == "firing")
+        .order_by(_alerts.c.id)
+        .limit(1)
+    ).first()
+    if alert is None:
+        return 0
+    decision = route(context.rules, _routable(alert), context.now)
+    next_at = context.now if decision.action is Action.PAGE else decision.page_at
+    conn.execute(
+        update(_incidents)
+        .where(_incidents.c.id == incident.id)
+        .values(decision=decision.to_json(), next_action_at=next_at)
+    )
+    record_event(
+        conn, incident.id, context.now, kind="rerouted", note=f"wait over: {decision.action}"
+    )
+    if decision.action is not Action.PAGE:
+        return 0
+    fresh = conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
+    return _page_step(conn, fresh, context)
+
+
+def _remind_or_retrigger(conn: Connection, incident: Any, context: TickContext) -> int:
+    """Ack hygiene: remind the owner once; unconfirmed within ack_timeout, page again."""
+    flags = dict(incident.flags or {})
+    if flags.get("reminded_at") is None and incident.acknowledged_by:
+        rows = page_rows(
+            context.rules,
+            view_of(conn, incident),
+            [incident.acknowledged_by],
+            kind=PageKind.REMINDER,
+            position=(incident.cycle, -1, flags.get("reminders", 0)),
+            now=context.now,
+            public_url=context.public_url,
+            unhealthy=context.unhealthy,
+        )
+        written = insert_ignore(conn, _pages, rows)
+        flags |= {
+            "reminded_at": context.now.isoformat(),
+            "reminders": flags.get("reminders", 0) + 1,
+        }
+        timeout = int(incident.decision.get("ack_timeout_s", 300))
+        conn.execute(
+            update(_incidents)
+            .where(_incidents.c.id == incident.id)
+            .values(flags=flags, next_action_at=context.now + timedelta(seconds=timeout))
+        )
+        record_event(
+            conn, incident.id, context.now, kind="reminder", actor=incident.acknowledged_by
+        )
+        return len(written)
+    fresh = _retrigger(conn, incident, context.now, "reminder not acknowledged")
+    return _page_step(conn, fresh, context)
+
+
+def _retrigger(conn: Connection, incident: Any, now: datetime, why: str) -> Any:
+    """Back to triggered in a new cycle at the ladder's first step (§ issue 5.1)."""
+    flags = {k: v for k, v in (incident.flags or {}).items() if k not in ("reminded_at",)}
+    conn.execute(
+        update(_incidents)
+        .where(_incidents.c.id == incident.id)
+        .values(
+            state="triggered",
+            cycle=incident.cycle + 1,
+            step_index=0,
+            round=0,
+            acknowledged_at=None,
+            acknowledged_by=None,
+            next_action_at=now,
+            flags=flags,
+        )
+    )
+    record_event(conn, incident.id, now, kind="retriggered", note=why)
+    return conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
+
+
+def view_of(conn: Connection, incident: Any) -> IncidentView:
+    """What pages say about an incident (the runbook comes from its first alert's)."""
+    runbook = conn.execute(
+        select(_alerts.c.runbook_url)
+        .where(_alerts.c.incident_id == incident.id, _alerts.c.runbook_url.is_not(None))
+        .order_by(_alerts.c.id)
+        .limit(1)
+    ).scalar()
+    return IncidentView(
+        id=incident.id,
+        severity=incident.severity,
+        customer=incident.customer,
+        system=incident.system,
+        summary=incident.summary,
+        decision=incident.decision,
+        runbook_url=runbook,
+        resolved_by=incident.resolved_by,
+    )
+
+
+def _routable(alert: Any) -> AlertRow:
+    return AlertRow(
+        id=alert.id,
+        source=alert.source,
+        dedup_key=alert.dedup_key,
+        status=alert.status,
+        severity=alert.severity,
+        severity_note=alert.severity_note,
+        summary=alert.summary,
+        labels=alert.labels,
+        started_at=alert.started_at,
+        ended_at=alert.ended_at,
+        first_seen_at=alert.first_seen_at,
+        last_seen_at=alert.last_seen_at,
+        count=alert.count,
+        source_url=alert.source_url,
+        runbook_url=alert.runbook_url,
+    )

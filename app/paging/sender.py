@@ -1,0 +1,245 @@
+"""The outbox sender: claim due page rows, send them, record what happened.
+
+Claim and record are short transactions; the provider calls happen between them, so a slow
+provider never holds a database lock. A row is `sending` while its provider call is in flight;
+one found in `sending` after a crash is first looked up at the provider and re-sent only if the
+provider has no record of it. Pages for an incident that is no longer triggered are cancelled.
+"""
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from app.clock import Clock, as_utc
+from app.ingest.base import Severity
+from app.paging.base import Channel, ChannelError, Delivery, OutboundPage, PageKind
+from app.paging.outcomes import record_error, record_sent
+from app.paging.text import BundleItem, bundle_text
+from app.paging.throttle import SmsThrottle
+from app.routing.rules import Rules
+from app.store.database import Database
+from app.store.tables import Base
+from app.store.upsert import claim
+
+log = logging.getLogger(__name__)
+
+_pages = Base.metadata.tables["pages"]
+_incidents = Base.metadata.tables["incidents"]
+_BATCH = 100
+# A row stuck in `sending` this long belongs to a process that died mid-send.
+STALE_SENDING = timedelta(seconds=60)
+_NEEDS_TRIGGERED = {PageKind.PAGE.value, PageKind.BUNDLE.value}
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    row: Any
+    page: OutboundPage
+    bundled: tuple[int, ...] = ()
+
+
+class Sender:
+    """Sends what the outbox holds, through the channel each row names."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Clock,
+        rules: Any,
+        throttle: SmsThrottle,
+        failpoint: str | None = None,
+    ) -> None:
+        self._db = db
+        self._channels = channels
+        self._clock = clock
+        self._rules = rules  # anything with `.rules` (the RulesHolder)
+        self._throttle = throttle
+        self._failpoint = failpoint
+
+    async def run_once(self) -> int:
+        """Send every due page once; returns how many were handed to a provider."""
+        now = self._clock.now()
+        jobs = await self._db.transaction(lambda conn: self._claim(conn, now))
+        if not jobs:
+            return 0
+        results = await asyncio.gather(*(self._send(job) for job in jobs))
+        done = self._clock.now()
+        rules: Rules = self._rules.rules
+        await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
+        return sum(1 for result in results if isinstance(result, Delivery))
+
+    async def recover(self, *, older_than: datetime) -> int:
+        """Settle rows left `sending` by a dead process: sent if the provider has them."""
+        stuck = await self._db.transaction(
+            lambda conn: conn.execute(
+                select(_pages).where(_pages.c.status == "sending", _pages.c.claimed_at < older_than)
+            ).all()
+        )
+        for row in stuck:
+            provider_id = await self._find_sent(row)
+            await self._db.transaction(partial(_settle, row=row, provider_id=provider_id))
+        return len(stuck)
+
+    async def _find_sent(self, row: Any) -> str | None:
+        channel = self._channels.get(row.channel)
+        finder = getattr(channel, "find_sent", None)
+        if finder is None or row.claimed_at is None:
+            return None
+        since = as_utc(row.claimed_at) - timedelta(seconds=5)
+        try:
+            found: str | None = await finder(row.address, since, row.text)
+        except ChannelError as exc:
+            log.warning("could not check page %s at the provider: %s", row.id, exc.code)
+            return None
+        return found
+
+    def _claim(self, conn: Connection, now: datetime) -> list[_Job]:
+        due = conn.execute(
+            claim(
+                select(_pages, _incidents.c.state.label("incident_state"))
+                .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
+                .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= now)
+                .order_by(_pages.c.id)
+                .limit(_BATCH),
+                conn,
+                of=_pages,
+            )
+        ).all()
+        live = []
+        for row in due:
+            if row.kind in _NEEDS_TRIGGERED and row.incident_state != "triggered":
+                _set(
+                    conn, [row.id], status="cancelled", last_error=f"incident {row.incident_state}"
+                )
+            else:
+                live.append(row)
+        jobs = self._throttled(conn, live, now)
+        for job in jobs:
+            ids = [job.row.id, *job.bundled]
+            _set(
+                conn, [job.row.id], status="sending", claimed_at=now, attempts=job.row.attempts + 1
+            )
+            if job.bundled:
+                _set(conn, ids[1:], status="bundled", claimed_at=now)
+        return jobs
+
+    def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[_Job]:
+        """Hold SMS over an engineer's limit; merge those held into one bundle message."""
+        jobs = [_Job(row, _outbound(row)) for row in rows if row.channel != "sms"]
+        by_engineer: dict[str, list[Any]] = {}
+        for row in rows:
+            if row.channel == "sms":
+                by_engineer.setdefault(row.engineer, []).append(row)
+        for engineer, sms in by_engineer.items():
+            allowed = self._throttle.next_allowed(_recent_sms(conn, engineer, now), now)
+            if allowed > now:
+                _set(conn, [r.id for r in sms], next_attempt_at=allowed)
+                continue
+            jobs.append(_bundle(sms))
+        return jobs
+
+    async def _send(self, job: _Job) -> Delivery | ChannelError:
+        channel = self._channels.get(job.page.channel)
+        if channel is None:
+            return ChannelError(
+                f"no channel {job.page.channel}", code="no_channel", retryable=False
+            )
+        try:
+            delivery = await channel.send(job.page)
+        except ChannelError as exc:
+            return exc
+        if self._failpoint == "after_provider_accept":
+            # Crash test: die after the provider took the page, before we record it.
+            os._exit(137)
+        return delivery
+
+
+def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None) -> OutboundPage:
+    payload = row.payload or {}
+    return OutboundPage(
+        page_id=row.id,
+        engineer_id=row.engineer,
+        channel=row.channel,
+        to=row.address,
+        kind=kind or PageKind(row.kind),
+        incident_id=row.incident_id,
+        text=text or row.text,
+        title=payload.get("title") or "",
+        severity=Severity(payload["severity"]) if payload.get("severity") else None,
+        customer=payload.get("customer"),
+        system=payload.get("system"),
+        summary=payload.get("summary") or "",
+        why=payload.get("why"),
+        runbook_url=payload.get("runbook_url"),
+        incident_url=payload.get("incident_url"),
+    )
+
+
+def _bundle(rows: list[Any]) -> _Job:
+    """One SMS for several due pages: the first page in full, or a bundle of them all."""
+    if len(rows) == 1:
+        return _Job(rows[0], _outbound(rows[0]))
+    items = [
+        BundleItem(
+            r.incident_id or 0,
+            (r.payload or {}).get("system"),
+            (r.payload or {}).get("summary") or r.text,
+        )
+        for r in rows
+    ]
+    link = (rows[0].payload or {}).get("incident_url")
+    text = bundle_text(items, link=link.rsplit("/i/", 1)[0] if link else None)
+    page = _outbound(rows[0], text=text, kind=PageKind.BUNDLE)
+    return _Job(rows[0], page, tuple(r.id for r in rows[1:]))
+
+
+def _recent_sms(conn: Connection, engineer: str, now: datetime) -> list[datetime]:
+    found = conn.execute(
+        select(_pages.c.sent_at).where(
+            _pages.c.engineer == engineer,
+            _pages.c.channel == "sms",
+            _pages.c.status.in_(("sent", "delivered")),
+            _pages.c.sent_at > now - timedelta(minutes=15),
+        )
+    ).scalars()
+    return [as_utc(moment) for moment in found]
+
+
+def _set(conn: Connection, ids: Sequence[int], **values: Any) -> None:
+    if ids:
+        conn.execute(update(_pages).where(_pages.c.id.in_(ids)).values(**values))
+
+
+def _record(
+    conn: Connection,
+    jobs: Sequence[_Job],
+    results: Sequence[Delivery | ChannelError],
+    now: datetime,
+    rules: Rules,
+) -> None:
+    for job, result in zip(jobs, results, strict=True):
+        row = conn.execute(select(_pages).where(_pages.c.id == job.row.id)).one()
+        if isinstance(result, Delivery):
+            record_sent(conn, row.id, result.provider_id, now)
+            _set(conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id)
+        else:
+            # A failed bundle's other pages go back to the queue with it.
+            _set(conn, job.bundled, status="pending")
+            record_error(conn, row, result, now, rules)
+
+
+def _settle(conn: Connection, row: Any, provider_id: str | None) -> None:
+    if provider_id is not None:
+        record_sent(conn, row.id, provider_id, as_utc(row.claimed_at))
+    else:
+        _set(conn, [row.id], status="pending", last_error="re-sent after a crash")
