@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from app.api import alerts, incidents, ops, rules
+from app.api import actions, alerts, incidents, ops, rules
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import install_error_handlers
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         log.info("request rejected: %s", reason, extra={"reason": reason})
 
     install_error_handlers(app, on_reject)
-    for module in (ingest_router, alerts, incidents, rules, ops):
+    for module in (ingest_router, alerts, incidents, actions, rules, ops):
         app.include_router(module.router)
     return app
 
@@ -99,7 +99,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         clock=clock,
         metrics=metrics,
         timeout_s=settings.db_timeout_s,
-        incident_hook=IncidentDesk(watcher.holder),
+        incident_hook=IncidentDesk(watcher.holder, public_url=settings.public_url),
         on_incidents_opened=lambda _opened: escalation.kick(),
     )
     writer.start()

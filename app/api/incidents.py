@@ -10,7 +10,7 @@ from app.api.alerts import alert_json, iso
 from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.errors import NotFound
-from app.store.tables import Alert, Incident, IncidentEvent
+from app.store.tables import Alert, Incident, IncidentEvent, Page
 from app.store.tokens import Principal, TokenKind
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -111,4 +111,29 @@ async def get_incident(
             }
             for event in events
         ]
+        if principal.kind == TokenKind.ENGINEER:
+            pages = await session.scalars(
+                select(Page).where(Page.incident_id == incident_id).order_by(Page.id)
+            )
+            body["pages"] = [page_json(page) for page in pages]
     return body
+
+
+def page_json(page: Page) -> dict[str, Any]:
+    """A page as the team sees it on an incident (the address is masked)."""
+    return {
+        "id": page.id,
+        "engineer": page.engineer,
+        "channel": page.channel,
+        "kind": page.kind,
+        "cycle": page.cycle,
+        "step": page.step,
+        "round": page.round,
+        "status": page.status,
+        "attempts": page.attempts,
+        "text": page.text,
+        "created_at": iso(page.created_at),
+        "sent_at": iso(page.sent_at),
+        "delivered_at": iso(page.delivered_at),
+        "last_error": page.last_error,
+    }

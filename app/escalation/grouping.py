@@ -16,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.escalation.service import notify_resolved
 from app.escalation.timeline import record_event
 from app.ingest.base import SEVERITY_RANK, Severity
 from app.routing.decision import Action, Decision, group_key, route
@@ -59,8 +60,9 @@ def first_action_at(decision: Decision, now: datetime) -> datetime | None:
 class IncidentDesk:
     """The writer's incident hook, reading the rules in force at each batch."""
 
-    def __init__(self, rules: RulesSource) -> None:
+    def __init__(self, rules: RulesSource, *, public_url: str) -> None:
         self._rules = rules
+        self._public_url = public_url
 
     def attach(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> set[int]:
         """Give every new firing row an incident; returns ids of incidents with work due now
@@ -89,11 +91,14 @@ class IncidentDesk:
             row.incident_id = incident.id
         return opened | _save_joins(conn, groups.values(), rules, now)
 
-    def resolve_cleared(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> None:
-        """Resolve open incidents whose alert rows have all resolved (after the rows flushed)."""
+    def resolve_cleared(
+        self, conn: Connection, rows: Sequence[AlertRow], now: datetime
+    ) -> set[int]:
+        """Resolve open incidents whose alert rows have all resolved (after the rows flushed);
+        returns their ids (their resolved notes wait in the outbox)."""
         touched = {r.incident_id for r in _unique(rows) if r.status == "resolved" and r.incident_id}
         if not touched:
-            return
+            return set()
         still_firing = set(
             (
                 conn.execute(
@@ -105,14 +110,18 @@ class IncidentDesk:
         )
         cleared = touched - still_firing
         if not cleared:
-            return
+            return set()
         result = conn.execute(
             update(_incidents)
             .where(_incidents.c.id.in_(cleared), _incidents.c.state != "resolved")
             .values(state="resolved", resolved_at=now, resolved_by=None, next_action_at=None)
             .returning(_incidents.c.id)
         )
-        for incident_id in result.scalars():
+        resolved = set(result.scalars())
+        for incident_id in resolved:
+            notify_resolved(
+                conn, incident_id, rules=self._rules.rules, now=now, public_url=self._public_url
+            )
             record_event(
                 conn,
                 incident_id,
@@ -121,6 +130,7 @@ class IncidentDesk:
                 channel="source",
                 note="all alerts resolved",
             )
+        return resolved
 
 
 def _system_of(rules: Rules, row: AlertRow) -> str | None:

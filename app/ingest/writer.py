@@ -38,8 +38,10 @@ class IncidentHook(Protocol):
         """Before the rows are written: give new firing rows an incident; ids (re)opened."""
         ...
 
-    def resolve_cleared(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> None:
-        """After the rows are written: resolve incidents left without firing rows."""
+    def resolve_cleared(
+        self, conn: Connection, rows: Sequence[AlertRow], now: datetime
+    ) -> set[int]:
+        """After the rows are written: resolve incidents left without firing rows; their ids."""
         ...
 
 
@@ -171,7 +173,7 @@ class Writer:
             opened = self._incident_hook.attach(conn, rows, now)
         flush_rows(conn, rows)
         if self._incident_hook is not None:
-            self._incident_hook.resolve_cleared(conn, rows, now)
+            opened |= self._incident_hook.resolve_cleared(conn, rows, now)
         return _results(raw_ids, applied), opened
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:

@@ -22,7 +22,7 @@ from app.clock import Clock, as_utc
 from app.ingest.base import Severity
 from app.paging.base import Channel, ChannelError, Delivery, OutboundPage, PageKind
 from app.paging.outcomes import record_error, record_sent
-from app.paging.text import BundleItem, bundle_text
+from app.paging.text import BundleItem, bundle_text, slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
 from app.store.database import Database
@@ -155,13 +155,26 @@ class Sender:
                 f"no channel {job.page.channel}", code="no_channel", retryable=False
             )
         try:
-            delivery = await channel.send(job.page)
+            delivery = await _deliver(channel, job)
         except ChannelError as exc:
             return exc
         if self._failpoint == "after_provider_accept":
             # Crash test: die after the provider took the page, before we record it.
             os._exit(137)
         return delivery
+
+
+async def _deliver(channel: Channel, job: _Job) -> Delivery:
+    """Send, or for a Slack resolved note, update the original message in place."""
+    target = (job.row.payload or {}).get("update")
+    updater = getattr(channel, "update_message", None)
+    if job.page.kind is PageKind.RESOLVED_NOTE and target and updater is not None:
+        conversation, _, ts = str(target).partition(":")
+        await updater(
+            conversation, ts, text=slack_fallback(job.page), blocks=slack_blocks(job.page)
+        )
+        return Delivery(str(target), "updated")
+    return await channel.send(job.page)
 
 
 def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None) -> OutboundPage:

@@ -1,0 +1,320 @@
+"""What people do to incidents: acknowledge, resolve, escalate, snooze, hand over.
+
+Every way in (SMS reply, voice digit, Slack button, API, dashboard) calls these functions, so
+they behave the same everywhere. Each runs inside its caller's transaction, is idempotent (a
+repeated action reports the current state and adds no event) and refuses what the state does
+not allow with a reason a person can read.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from app.errors import NotFound
+from app.escalation.outbox import page_rows
+from app.escalation.tick import unhealthy_channels, view_of
+from app.escalation.timeline import record_event
+from app.paging.base import PageKind
+from app.routing.rules import Rules
+from app.store.tables import Base
+from app.store.upsert import insert_ignore
+
+_incidents = Base.metadata.tables["incidents"]
+_pages = Base.metadata.tables["pages"]
+_OPEN = ("triggered", "acknowledged", "snoozed")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts, and through which channel (sms, voice, slack, api, web)."""
+
+    engineer: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an action did: `changed` false means nothing needed doing (or it was refused)."""
+
+    incident_id: int
+    state: str
+    changed: bool
+    refused: str | None = None
+    paged: int = 0
+
+
+def load_incident(conn: Connection, incident_id: int) -> Any:
+    """The incident row, locked for this transaction where the database can."""
+    found = conn.execute(
+        select(_incidents).where(_incidents.c.id == incident_id).with_for_update()
+    ).first()
+    if found is None:
+        raise NotFound(f"no incident {incident_id}")
+    return found
+
+
+def acknowledge(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    rules: Rules,
+    now: datetime,
+    note: str | None = None,
+) -> Outcome:
+    """Stop paging; the owner is reminded after `ack_reminder`."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return _refused(
+            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+        )
+    reminder = rules.policy_for(_system(rules, incident)).ack_reminder
+    flags = dict(incident.flags or {})
+    if incident.state == "acknowledged":
+        if not flags.pop("reminded_at", None):
+            return Outcome(incident.id, incident.state, changed=False)
+        _update(conn, incident.id, flags=flags, next_action_at=now + reminder)
+        record_event(
+            conn,
+            incident.id,
+            now,
+            kind="reminder_confirmed",
+            actor=actor.engineer,
+            channel=actor.channel,
+            note=note,
+        )
+        return Outcome(incident.id, "acknowledged", changed=True)
+    _update(
+        conn,
+        incident.id,
+        state="acknowledged",
+        acknowledged_at=now,
+        acknowledged_by=actor.engineer,
+        next_action_at=now + reminder,
+        flags=flags,
+    )
+    _cancel_pending_pages(conn, incident.id)
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="acknowledged",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=note,
+    )
+    return Outcome(incident.id, "acknowledged", changed=True)
+
+
+def resolve(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    rules: Rules,
+    now: datetime,
+    public_url: str,
+    note: str | None = None,
+) -> Outcome:
+    """Resolve by hand; whoever was paged gets a short resolved note."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return Outcome(incident.id, incident.state, changed=False)
+    _update(
+        conn,
+        incident.id,
+        state="resolved",
+        resolved_at=now,
+        resolved_by=actor.engineer,
+        next_action_at=None,
+    )
+    _cancel_pending_pages(conn, incident.id)
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="resolved",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=note,
+    )
+    paged = notify_resolved(conn, incident.id, rules=rules, now=now, public_url=public_url)
+    return Outcome(incident.id, "resolved", changed=True, paged=paged)
+
+
+def escalate(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    now: datetime,
+    note: str | None = None,
+) -> Outcome:
+    """Page the next step now (an acknowledged incident goes back to triggered first)."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return _refused(
+            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+        )
+    values: dict[str, Any] = {"state": "triggered", "next_action_at": now}
+    if incident.state != "triggered":
+        values |= {"cycle": incident.cycle + 1, "acknowledged_at": None, "acknowledged_by": None}
+    _update(conn, incident.id, **values)
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="escalated",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=note,
+    )
+    return Outcome(incident.id, "triggered", changed=True)
+
+
+def snooze(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    minutes: int,
+    now: datetime,
+    note: str | None = None,
+) -> Outcome:
+    """Quiet for `minutes`, then triggered again in a new cycle."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return _refused(
+            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+        )
+    _update(conn, incident.id, state="snoozed", next_action_at=now + timedelta(minutes=minutes))
+    _cancel_pending_pages(conn, incident.id)
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="snoozed",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=note or f"for {minutes} min",
+    )
+    return Outcome(incident.id, "snoozed", changed=True)
+
+
+def hand_over(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    to: str,
+    rules: Rules,
+    now: datetime,
+    public_url: str,
+    note: str | None = None,
+) -> Outcome:
+    """Page `to` now ("from anna"); if they do not act, the ladder starts again after them."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return _refused(
+            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+        )
+    if to not in rules.engineers:
+        return _refused(incident, f"unknown engineer {to!r}")
+    cycle = incident.cycle + 1
+    timeout = int(incident.decision.get("ack_timeout_s", 300))
+    _update(
+        conn,
+        incident.id,
+        state="triggered",
+        cycle=cycle,
+        step_index=0,
+        round=0,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        next_action_at=now + timedelta(seconds=timeout),
+    )
+    _cancel_pending_pages(conn, incident.id)
+    rows = page_rows(
+        rules,
+        view_of(conn, load_incident(conn, incident.id)),
+        [to],
+        kind=PageKind.PAGE,
+        position=(cycle, -1, 0),
+        now=now,
+        public_url=public_url,
+        unhealthy=unhealthy_channels(conn),
+    )
+    for row in rows:
+        row["payload"] = {**row["payload"], "why": f"handed over from {actor.engineer}"}
+    paged = len(insert_ignore(conn, _pages, rows))
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="handover",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=note or f"from {actor.engineer} to {to}",
+    )
+    return Outcome(incident.id, "triggered", changed=True, paged=paged)
+
+
+def notify_resolved(
+    conn: Connection, incident_id: int, *, rules: Rules, now: datetime, public_url: str
+) -> int:
+    """A resolved note to every engineer who was paged (their Slack message is updated)."""
+    paged = (
+        conn.execute(
+            select(_pages.c.engineer)
+            .where(
+                _pages.c.incident_id == incident_id,
+                _pages.c.kind.in_((PageKind.PAGE.value, PageKind.BUNDLE.value)),
+                _pages.c.status.in_(("sent", "delivered")),
+            )
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    if not paged:
+        return 0
+    incident = load_incident(conn, incident_id)
+    rows = page_rows(
+        rules,
+        view_of(conn, incident),
+        sorted(paged),
+        kind=PageKind.RESOLVED_NOTE,
+        position=(incident.cycle, 0, 0),
+        now=now,
+        public_url=public_url,
+        unhealthy=unhealthy_channels(conn),
+    )
+    return len(insert_ignore(conn, _pages, rows))
+
+
+def _system(rules: Rules, incident: Any) -> str | None:
+    return incident.system if incident.system in rules.systems else None
+
+
+def _refused(incident: Any, why: str) -> Outcome:
+    return Outcome(incident.id, incident.state, changed=False, refused=why)
+
+
+def _update(conn: Connection, incident_id: int, **values: Any) -> None:
+    conn.execute(update(_incidents).where(_incidents.c.id == incident_id).values(**values))
+
+
+def _cancel_pending_pages(conn: Connection, incident_id: int) -> None:
+    """Nobody is paged after an ack: drop pages not yet handed to a provider."""
+    conn.execute(
+        update(_pages)
+        .where(
+            _pages.c.incident_id == incident_id,
+            _pages.c.status == "pending",
+            _pages.c.kind.in_((PageKind.PAGE.value, PageKind.BUNDLE.value)),
+        )
+        .values(status="cancelled", last_error="incident no longer triggered")
+    )
