@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.common import Rejected
 from app.ingest.sns_certs import SnsCertUnavailable
+from app.paging.signatures import SignatureError, StaleTimestamp
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,12 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
         on_reject("bad_signature")
         return JSONResponse(error_body("request not authenticated", exc.reason), 403)
 
+    async def bad_signature(_request: Request, exc: Exception) -> Response:
+        on_reject("bad_signature")
+        # A stale (replayed) timestamp is an authentication failure; a wrong signature forbidden.
+        status = 401 if isinstance(exc, StaleTimestamp) else 403
+        return JSONResponse(error_body("request signature rejected", str(exc)), status)
+
     async def unavailable(_request: Request, exc: Exception) -> Response:
         on_reject("upstream_unavailable")
         return JSONResponse(error_body(str(exc), None), 503, headers={"Retry-After": "30"})
@@ -122,6 +129,7 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
         AppError: app_error,
         Rejected: rejected,
+        SignatureError: bad_signature,
         SnsCertUnavailable: unavailable,
         ParseError: parse_error,
         SchemaError: schema_error,

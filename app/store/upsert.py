@@ -8,16 +8,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert rows, silently skipping any that break a unique key; ids of the rows inserted."""
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Insert rows, silently skipping any that break a unique key; keys of the rows inserted."""
     if not rows:
         return []
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
     inserted = []
     # One statement per row: RETURNING tells exactly which rows were new.
     for row in rows:
         statement = dialect.insert(table).values(row).on_conflict_do_nothing()
-        result = conn.execute(statement.returning(table.c.id))
+        result = conn.execute(statement.returning(key))
         new_id = result.scalar_one_or_none()
         if new_id is not None:
             inserted.append(new_id)

@@ -1,4 +1,4 @@
-"""A fake Twilio REST API: create and list Messages, Basic auth checked, errors injectable."""
+"""A fake Twilio REST API: Messages (create, list) and Calls (create), Basic auth, faults."""
 
 import base64
 import re
@@ -15,6 +15,7 @@ ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Calls\.json$")
 _ERROR_STATUS = {20003: 401, 20404: 404, 20429: 429}
 _ERROR_TEXT = {
     20003: "Authenticate",
@@ -39,8 +40,25 @@ class SentMessage:
     date_created: datetime
 
 
+@dataclass
+class PlacedCall:
+    """A call the fake accepted (nothing is dialled; the TwiML is only recorded)."""
+
+    sid: str
+    to: str
+    from_: str
+    twiml: str | None
+    url: str | None
+    status_callback: str | None
+    timeout: str | None
+    date_created: datetime
+
+
 class TwilioFake(FakeServer):
-    """Answers `/2010-04-01/Accounts/{sid}/Messages.json` (POST create, GET list) like Twilio."""
+    """Answers like Twilio: `…/Messages.json` (POST create, GET list), `…/Calls.json` (POST).
+
+    Faults injected with `fail_with_code` / `fail_with_status` apply to both resources.
+    """
 
     def __init__(
         self,
@@ -54,6 +72,7 @@ class TwilioFake(FakeServer):
         self.auth_token = auth_token
         self.clock: Clock = clock or SystemClock()
         self.messages: list[SentMessage] = []
+        self.calls: list[PlacedCall] = []
 
     def fail_with_code(self, code: int, *, times: int | None = 1, to: str | None = None) -> None:
         """Answer the next `times` creates (only those to `to`, if given) with a Twilio error."""
@@ -77,11 +96,16 @@ class TwilioFake(FakeServer):
 
     def route(self, request: RecordedRequest) -> FakeResponse:
         """Dispatch to create or list after checking the path and Basic auth."""
-        match = _MESSAGES.match(request.path)
+        calls = _CALLS.match(request.path)
+        match = _MESSAGES.match(request.path) or calls
         if match is None or match["sid"] != self.account_sid:
             return _error(20404, "The requested resource was not found", 404)
         if not self._authorised(request):
             return _error(20003, "Authenticate", 401)
+        if calls is not None:
+            if request.method != "POST":
+                return _error(20004, "Method not allowed", 405)
+            return self._create_call(request.form)
         if request.method == "POST":
             return self._create(request.form)
         return self._list(request.query)
@@ -106,6 +130,53 @@ class TwilioFake(FakeServer):
         )
         self.messages.append(message)
         return FakeResponse(201, self._resource(message))
+
+    def _create_call(self, form: dict[str, str]) -> FakeResponse:
+        if not form.get("To"):
+            return _error(21201, "No 'To' number is specified", 400)
+        if not form.get("From"):
+            return _error(21213, "No 'From' number is specified", 400)
+        if not form.get("Url") and not form.get("Twiml") and not form.get("ApplicationSid"):
+            return _error(21205, "Url parameter is required.", 400)
+        call = PlacedCall(
+            sid="CA" + secrets.token_hex(16),
+            to=form["To"],
+            from_=form["From"],
+            twiml=form.get("Twiml"),
+            url=form.get("Url"),
+            status_callback=form.get("StatusCallback"),
+            timeout=form.get("Timeout"),
+            date_created=self.clock.now(),
+        )
+        self.calls.append(call)
+        return FakeResponse(201, self._call_resource(call))
+
+    def _call_resource(self, call: PlacedCall) -> dict[str, object]:
+        stamp = format_datetime(call.date_created.astimezone(UTC), usegmt=True)
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}"
+        return {
+            "sid": call.sid,
+            "account_sid": self.account_sid,
+            "to": call.to,
+            "to_formatted": call.to,
+            "from": call.from_,
+            "from_formatted": call.from_,
+            "status": "queued",
+            "direction": "outbound-api",
+            "answered_by": None,
+            "duration": None,
+            "price": None,
+            "price_unit": "USD",
+            "start_time": None,
+            "end_time": None,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "date_created": stamp,
+            "date_updated": stamp,
+            "api_version": "2010-04-01",
+            "uri": f"{base}.json",
+            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
+        }
 
     def _list(self, query: dict[str, str]) -> FakeResponse:
         after = _parse_date(query.get("DateSent>"))

@@ -1,0 +1,178 @@
+"""The outbox end to end: the service pages through the real Twilio SDK and real HTTP to the
+fake provider servers, retries, falls back, throttles, and never pages an acked incident."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.clock import FrozenClock
+from app.paging.signatures import twilio_signature
+from tests.fakes.slack_server import BOT_TOKEN, SlackFake
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.support.app import RunningApp, app_settings, running_app
+
+START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+CHANNEL_RULES = Path(__file__).parent.parent / "fixtures" / "rules_channels"
+ANNA, SAM = "+46701112233", "+46709990000"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+def provider_settings(
+    database_url: str, twilio: TwilioFake, slack: SlackFake, **extra: object
+) -> Any:
+    values: dict[str, object] = {
+        "rules_dir": CHANNEL_RULES,
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from": "+15550001111",
+        "twilio_api_url": twilio.url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_api_url": slack.url,
+        "sms_min_interval": "0",
+        "sms_per_15min": 0,
+    }
+    return app_settings(database_url, **(values | extra))
+
+
+@pytest.fixture
+async def app(
+    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
+) -> AsyncIterator[RunningApp]:
+    settings = provider_settings(sqlite_database, twilio_fake, slack_fake)
+    async with running_app(settings, clock) as running:
+        yield running
+
+
+async def fire(app: RunningApp, key: str, **labels: str) -> int:
+    body = {"summary": f"{key} is down", "severity": "critical", "dedup_key": key, "labels": labels}
+    response = await app.client.post(
+        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
+    )
+    assert response.status_code == 202
+    await app.services.escalation.settle()
+    incident_id: int = response.json()["incidents"][0]
+    return incident_id
+
+
+async def pages(app: RunningApp, incident_id: int) -> list[dict[str, Any]]:
+    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
+    found: list[dict[str, Any]] = response.json()["pages"]
+    return found
+
+
+async def advance(app: RunningApp, clock: FrozenClock, seconds: float) -> None:
+    clock.advance(timedelta(seconds=seconds))
+    await app.services.escalation.cycle()
+
+
+def sms_to(twilio: TwilioFake, number: str) -> list[Any]:
+    return [m for m in twilio.messages if m.to == number]
+
+
+async def test_new_incident_sends_one_sms_and_one_slack_dm(
+    app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
+) -> None:
+    incident_id = await fire(app, "disk", alertname="DiskFull")  # unrouted → the lead, anna
+    await advance(app, clock, 1)
+    [sms] = twilio_fake.messages
+    assert sms.to == ANNA
+    assert sms.from_ == "+15550001111"
+    assert sms.body.startswith(f"[CRIT #{incident_id}]")
+    assert f"Reply {incident_id}a ack" in sms.body
+    assert f"http://testserver/i/{incident_id}" in sms.body
+    assert sms.status_callback == "http://testserver/twilio/status"
+    [dm] = slack_fake.messages
+    assert dm.channel == SlackFake.dm_channel("U01ANNA")
+    buttons = [e for b in dm.blocks if b.get("type") == "actions" for e in b["elements"]]  # type: ignore[union-attr]
+    assert {b.get("action_id"): b.get("value") for b in buttons if b.get("value")} == {
+        "ack": str(incident_id),
+        "resolve": str(incident_id),
+        "escalate": str(incident_id),
+    }
+    assert sorted((p["channel"], p["status"]) for p in await pages(app, incident_id)) == [
+        ("slack", "sent"),
+        ("sms", "sent"),
+    ]
+
+
+async def test_a_500_is_retried_and_the_sms_goes_once(
+    app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
+) -> None:
+    twilio_fake.fail_with_status(500)
+    incident_id = await fire(app, "db-down", service="db")
+    [page] = await pages(app, incident_id)
+    assert (page["status"], page["attempts"]) == ("pending", 1)
+    await advance(app, clock, 5)
+    [page] = await pages(app, incident_id)
+    assert (page["status"], page["attempts"]) == ("sent", 2)
+    posts = [r for r in twilio_fake.requests if r.method == "POST"]
+    assert len(posts) == 2
+    assert len(sms_to(twilio_fake, SAM)) == 1
+
+
+async def test_invalid_number_falls_back_to_slack_at_once(
+    app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake
+) -> None:
+    twilio_fake.fail_with_code(21211)
+    incident_id = await fire(app, "db-down", service="db")
+    found = await pages(app, incident_id)
+    assert sorted((p["channel"], p["status"]) for p in found) == [
+        ("slack", "sent"),
+        ("sms", "failed"),
+    ]
+    assert [m.channel for m in slack_fake.messages] == [SlackFake.dm_channel("U09SAM")]
+    detail = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
+    assert "fallback" in [e["kind"] for e in detail.json()["timeline"]]
+
+
+async def test_undelivered_status_falls_back_and_forged_callbacks_are_refused(
+    app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake
+) -> None:
+    incident_id = await fire(app, "db-down", service="db")
+    [sms] = twilio_fake.messages
+    form = {"MessageSid": sms.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    url = "http://testserver/twilio/status"
+    forged = await app.client.post(
+        "/twilio/status", data=form, headers={"X-Twilio-Signature": "forged"}
+    )
+    assert forged.status_code == 403
+    assert slack_fake.messages == []
+    signed = {"X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, form)}
+    answer = await app.client.post("/twilio/status", data=form, headers=signed)
+    assert answer.status_code == 204
+    await app.services.escalation.settle()
+    assert [m.channel for m in slack_fake.messages] == [SlackFake.dm_channel("U09SAM")]
+    statuses = {p["channel"]: p["status"] for p in await pages(app, incident_id)}
+    assert statuses == {"sms": "failed", "slack": "sent"}
+
+
+async def test_throttle_bundles_ten_pages_into_few_sms_and_skips_acked(
+    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
+) -> None:
+    settings = provider_settings(
+        sqlite_database, twilio_fake, slack_fake, sms_min_interval="60s", sms_per_15min=5
+    )
+    async with running_app(settings, clock) as app:
+        ids = [await fire(app, f"k{i}", alertname=f"Check{i}") for i in range(10)]
+        acked = ids[-1]
+        await app.client.post(f"/api/incidents/{acked}/ack", headers=app.reader_headers())
+        for _ in range(6):
+            await advance(app, clock, 10)  # one minute in all
+        to_anna = sms_to(twilio_fake, ANNA)
+        assert len(to_anna) <= 3
+        assert to_anna[0].body.startswith(f"[CRIT #{ids[0]}]")
+        assert to_anna[1].body.startswith("8 more:")
+        for incident_id in ids[1:-1]:
+            assert f"#{incident_id} " in to_anna[1].body
+        # The acked incident's held SMS never went out; Slack is not throttled.
+        statuses = {p["channel"]: p["status"] for p in await pages(app, acked)}
+        assert statuses["sms"] == "cancelled"
+        assert len(slack_fake.messages) == 10
