@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from app.api import actions, alerts, incidents, ops, rules, twilio
+from app.api import actions, alerts, incidents, ops, rules, slack, twilio
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import install_error_handlers
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         log.info("request rejected: %s", reason, extra={"reason": reason})
 
     install_error_handlers(app, on_reject)
-    for module in (ingest_router, alerts, incidents, actions, rules, twilio, ops):
+    for module in (ingest_router, alerts, incidents, actions, rules, twilio, slack, ops):
         app.include_router(module.router)
     return app
 

@@ -1,5 +1,6 @@
-"""Twilio callbacks: delivery status (`/twilio/status`), each signature-checked → 403."""
+"""Twilio callbacks: delivery status, SMS replies and voice keys, each signature-checked → 403."""
 
+import logging
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
@@ -10,16 +11,31 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.errors import Forbidden
+from app.escalation import service
+from app.escalation.replies import ReplyContext, engineer_by_phone, handle_sms
+from app.escalation.service import Actor
 from app.ingest.router import read_body
+from app.paging.base import mask_phone
 from app.paging.outcomes import fail_page
+from app.paging.replies import twiml_message
 from app.paging.signatures import twilio_url, verify_twilio
+from app.paging.voice import (
+    VoiceAction,
+    confirmation_twiml,
+    reprompt_twiml,
+    say_and_hang_up,
+    voice_action,
+)
 from app.routing.rules import Rules
 from app.services import Services
 from app.store.tables import Base
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["providers"])
 _pages = Base.metadata.tables["pages"]
-_FORM: dict[str, object] = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {}}}}}
+_FORM: dict[str, object] = {
+    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {}}}}
+}
 _FAILED = {"failed", "undelivered"}
 _CALL_FAILED = {"busy", "no-answer", "failed", "canceled"}
 
@@ -81,3 +97,93 @@ def _apply_status(
         fail_page(conn, page, f"twilio {status}" + (f" ({error})" if error else ""), now, rules)
         return True
     return False
+
+
+@router.post("/twilio/sms", openapi_extra=_FORM)
+async def sms_reply(request: Request) -> Response:
+    """An engineer's SMS reply (`42a`, `ACK 42`, `away 3d` …), answered in TwiML."""
+    services: Services = request.app.state.services
+    fields = dict(await verified_form(request))
+    rules = services.rules.holder.rules
+    engineer = engineer_by_phone(rules, fields.get("From", ""))
+    if engineer is None:
+        log.info("SMS from a number not in the skills map: %s", mask_phone(fields.get("From", "")))
+        return _twiml(twiml_message(None))
+    context = ReplyContext(rules, services.clock.now(), services.settings.public_url)
+    work = partial(
+        handle_sms,
+        engineer=engineer,
+        body=fields.get("Body", ""),
+        opt_out=fields.get("OptOutType"),
+        context=context,
+    )
+    answer = await services.db.transaction(work)
+    log.info("SMS reply from %s answered: %s", engineer, answer or "(nothing)")
+    services.escalation.kick()
+    return _twiml(twiml_message(answer))
+
+
+@router.post("/twilio/voice", openapi_extra=_FORM)
+async def voice_key(request: Request) -> Response:
+    """A key pressed during a page call: 4 acknowledges, 5 escalates, 6 resolves."""
+    services: Services = request.app.state.services
+    fields = dict(await verified_form(request))
+    incident_id = _int(request.query_params.get("incident"))
+    page_id = _int(request.query_params.get("page"))
+    action = voice_action(fields.get("Digits"))
+    if incident_id is None or page_id is None:
+        return _twiml(say_and_hang_up("Sorry, this call cannot take actions."))
+    if action is None:
+        public_url = services.settings.public_url
+        return _twiml(
+            reprompt_twiml(public_url=public_url, incident_id=incident_id, page_id=page_id)
+        )
+    work = partial(
+        _voice_act, incident_id=incident_id, page_id=page_id, action=action, services=services
+    )
+    refused = await services.db.transaction(work)
+    services.escalation.kick()
+    return _twiml(say_and_hang_up(refused) if refused else confirmation_twiml(action))
+
+
+router.add_api_route(
+    "/twilio/voice/status",
+    message_status,
+    methods=["POST"],
+    openapi_extra=_FORM,
+    summary="Call status callbacks: a call nobody answered falls back like a failed SMS",
+)
+
+
+def _voice_act(
+    conn: Connection, *, incident_id: int, page_id: int, action: VoiceAction, services: Services
+) -> str | None:
+    page = conn.execute(
+        select(_pages).where(_pages.c.id == page_id, _pages.c.incident_id == incident_id)
+    ).first()
+    if page is None:
+        return "Sorry, this call does not match an incident."
+    actor = Actor(page.engineer, "voice")
+    now, rules = services.clock.now(), services.rules.holder.rules
+    if action is VoiceAction.ACK:
+        outcome = service.acknowledge(conn, incident_id, actor=actor, rules=rules, now=now)
+    elif action is VoiceAction.ESCALATE:
+        outcome = service.escalate(conn, incident_id, actor=actor, now=now)
+    else:
+        outcome = service.resolve(
+            conn,
+            incident_id,
+            actor=actor,
+            rules=rules,
+            now=now,
+            public_url=services.settings.public_url,
+        )
+    return outcome.refused
+
+
+def _twiml(text: str) -> Response:
+    return Response(text, media_type="application/xml")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None

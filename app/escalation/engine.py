@@ -16,6 +16,7 @@ from app.store.database import Database
 
 log = logging.getLogger(__name__)
 _RECOVER_EVERY = timedelta(seconds=30)
+_SEND_ROUNDS = 5
 
 
 class EscalationEngine:
@@ -93,10 +94,11 @@ class EscalationEngine:
         await self._recover(now)
         work = partial(run_tick, rules=self._rules.rules, now=now, public_url=self._public_url)
         await self._db.transaction(work)
-        # Sending may fail a page on every channel, which moves a ladder on at once.
-        while await self._sender.run_once():
-            if self._db.is_postgres:
-                break  # other replicas share the load; the next tick continues
+        # A failed page may queue fallbacks at once, and failing on every channel moves a ladder
+        # on at once: send until nothing more is due (bounded; retries wait for their backoff).
+        for _ in range(_SEND_ROUNDS):
+            if not await self._sender.run_once():
+                break
         await self._db.transaction(
             partial(
                 run_tick,

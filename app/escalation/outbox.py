@@ -44,9 +44,12 @@ def channels_for(engineer: Engineer, unhealthy: Collection[str]) -> list[Channel
     return fallback_channels(engineer, tried=set(unhealthy))
 
 
-def fallback_channels(engineer: Engineer, *, tried: Collection[str]) -> list[Channel]:
-    """Contacts the engineer has but does not list in `channels`, not tried yet (§ issue 4.6)."""
-    candidates = [Channel.SMS, Channel.SLACK]
+def fallback_channels(
+    engineer: Engineer, *, tried: Collection[str], critical: bool = False
+) -> list[Channel]:
+    """Contacts the engineer has but does not list in `channels`, not tried yet; a voice call
+    is the last resort for critical incidents."""
+    candidates = [Channel.SMS, Channel.SLACK, *([Channel.VOICE] if critical else [])]
     return [
         c
         for c in candidates

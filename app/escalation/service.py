@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.errors import NotFound
 from app.escalation.outbox import page_rows
+from app.escalation.silences import Matcher, create_silence
 from app.escalation.tick import unhealthy_channels, view_of
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
@@ -23,6 +24,7 @@ from app.store.tables import Base
 from app.store.upsert import insert_ignore
 
 _incidents = Base.metadata.tables["incidents"]
+_alerts = Base.metadata.tables["alerts"]
 _pages = Base.metadata.tables["pages"]
 _OPEN = ("triggered", "acknowledged", "snoozed")
 
@@ -260,6 +262,61 @@ def hand_over(
         note=note or f"from {actor.engineer} to {to}",
     )
     return Outcome(incident.id, "triggered", changed=True, paged=paged)
+
+
+def mute(
+    conn: Connection,
+    incident_id: int,
+    *,
+    actor: Actor,
+    duration: timedelta | None,
+    rules: Rules,
+    now: datetime,
+) -> Outcome:
+    """Silence the incident's system (or, unrouted, its group labels) for `duration`."""
+    incident = load_incident(conn, incident_id)
+    if incident.state == "resolved":
+        return _refused(
+            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+        )
+    span = duration or timedelta(hours=1)
+    create_silence(
+        conn,
+        matchers=_mute_matchers(conn, incident, rules),
+        starts_at=now,
+        ends_at=now + span,
+        created_by=actor.engineer,
+        comment=f"muted from #{incident.id} via {actor.channel}",
+        now=now,
+    )
+    _cancel_pending_pages(conn, incident.id)
+    if incident.state == "triggered":
+        _update(conn, incident.id, next_action_at=now)  # the tick holds it until the silence ends
+    record_event(
+        conn,
+        incident.id,
+        now,
+        kind="muted",
+        actor=actor.engineer,
+        channel=actor.channel,
+        note=f"for {span}",
+    )
+    return Outcome(incident.id, incident.state, changed=True)
+
+
+def _mute_matchers(conn: Connection, incident: Any, rules: Rules) -> list[Matcher]:
+    if incident.system:
+        return [Matcher(name="system", value=incident.system)]
+    labels = (
+        conn.execute(
+            select(_alerts.c.labels)
+            .where(_alerts.c.incident_id == incident.id)
+            .order_by(_alerts.c.id)
+            .limit(1)
+        ).scalar()
+        or {}
+    )
+    return [Matcher(name=key, value=labels.get(key, "")) for key in rules.policy.group_by]
 
 
 def notify_resolved(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from app.escalation.outbox import IncidentView, page_rows
 from app.escalation.policy import Ladder, plan_step
+from app.escalation.silences import ActiveSilence, active_silences, incident_silenced_until
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
 from app.routing.decision import Action, route
@@ -37,6 +38,7 @@ class TickContext:
     now: datetime
     public_url: str
     unhealthy: dict[str, set[str]]
+    silences: list[ActiveSilence]
 
 
 def run_tick(conn: Connection, *, rules: Rules, now: datetime, public_url: str) -> int:
@@ -55,7 +57,9 @@ def run_tick(conn: Connection, *, rules: Rules, now: datetime, public_url: str) 
     ).all()
     if not due:
         return 0
-    context = TickContext(rules, now, public_url, unhealthy_channels(conn))
+    context = TickContext(
+        rules, now, public_url, unhealthy_channels(conn), active_silences(conn, now)
+    )
     return sum(_advance(conn, incident, context) for incident in due)
 
 
@@ -76,9 +80,34 @@ def _advance(conn: Connection, incident: Any, context: TickContext) -> int:
         incident = _retrigger(conn, incident, context.now, "snooze ended")
     elif incident.state == "acknowledged":
         return _remind_or_retrigger(conn, incident, context)
+    if _hold_if_silenced(conn, incident, context):
+        return 0
     if incident.decision.get("action") == Action.WAIT:
         return _route_again(conn, incident, context)
     return _page_step(conn, incident, context)
+
+
+def _hold_if_silenced(conn: Connection, incident: Any, context: TickContext) -> bool:
+    """A silenced incident waits for its silence to end, then pages as if new."""
+    until = incident_silenced_until(conn, incident, context.silences)
+    flags = dict(incident.flags or {})
+    if until is None:
+        if flags.pop("silenced_until", None):
+            conn.execute(
+                update(_incidents).where(_incidents.c.id == incident.id).values(flags=flags)
+            )
+        return False
+    if flags.get("silenced_until") != until.isoformat():
+        flags["silenced_until"] = until.isoformat()
+        record_event(
+            conn, incident.id, context.now, kind="silenced", note=f"until {until.isoformat()}"
+        )
+    conn.execute(
+        update(_incidents)
+        .where(_incidents.c.id == incident.id)
+        .values(flags=flags, next_action_at=until)
+    )
+    return True
 
 
 def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:

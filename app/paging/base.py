@@ -16,6 +16,7 @@ class PageKind(StrEnum):
     REMINDER = "reminder"
     RESOLVED_NOTE = "resolved-note"
     TEST = "test"
+    NOTICE = "notice"  # to the lead about the service itself (an engineer sent STOP, …)
 
 
 @dataclass(frozen=True, slots=True)

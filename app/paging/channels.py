@@ -7,6 +7,7 @@ from app.paging.base import Channel
 from app.paging.log_channel import LogChannel
 from app.paging.slack import SlackChannel
 from app.paging.sms_twilio import TwilioSms
+from app.paging.voice_twilio import TwilioVoice
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,14 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             public_url=settings.public_url,
             api_url=settings.twilio_api_url,
         )
+        if not settings.twilio_from.startswith("MG"):  # a messaging service cannot call
+            channels["voice"] = TwilioVoice(
+                account_sid=settings.twilio_account_sid or "",
+                auth_token=settings.twilio_auth_token.get_secret_value(),
+                from_=settings.twilio_from,
+                public_url=settings.public_url,
+                api_url=settings.twilio_api_url,
+            )
     if settings.slack_bot_token is not None:
         channels["slack"] = SlackChannel(
             bot_token=settings.slack_bot_token.get_secret_value(),

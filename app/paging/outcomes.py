@@ -23,6 +23,7 @@ from app.store.upsert import insert_ignore
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+_BAD_NUMBER = ("21211", "21614")  # Twilio: invalid number, not a mobile number
 _pages = Base.metadata.tables["pages"]
 _incidents = Base.metadata.tables["incidents"]
 _states = Base.metadata.tables["engineer_states"]
@@ -100,7 +101,10 @@ def fail_page(conn: Connection, page: Any, reason: str, now: datetime, rules: Ru
             )
         )
     ).all()
-    if _fall_back(conn, page, {s.channel for s in siblings}, now, rules):
+    tried = {s.channel for s in siblings}
+    if reason.startswith(_BAD_NUMBER):
+        tried.add("voice")  # the number itself is wrong: calling it fails too
+    if _fall_back(conn, page, tried, now, rules):
         return
     if all(s.status == "failed" or s.channel == page.channel for s in siblings):
         _all_channels_failed(conn, page, now)
@@ -111,7 +115,8 @@ def _fall_back(conn: Connection, page: Any, tried: set[str], now: datetime, rule
     if engineer is None:
         return False
     rows = []
-    for channel in fallback_channels(engineer, tried=tried):
+    critical = (page.payload or {}).get("severity") == "critical"
+    for channel in fallback_channels(engineer, tried=tried, critical=critical):
         address = address_of(engineer, channel)
         if address is None:
             continue

@@ -67,7 +67,7 @@ class Sender:
         self._failpoint = failpoint
 
     async def run_once(self) -> int:
-        """Send every due page once; returns how many were handed to a provider."""
+        """Send every due page once; returns how many were tried (sent or failed)."""
         now = self._clock.now()
         jobs = await self._db.transaction(lambda conn: self._claim(conn, now))
         if not jobs:
@@ -76,7 +76,7 @@ class Sender:
         done = self._clock.now()
         rules: Rules = self._rules.rules
         await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
-        return sum(1 for result in results if isinstance(result, Delivery))
+        return len(jobs)
 
     async def recover(self, *, older_than: datetime) -> int:
         """Settle rows left `sending` by a dead process: sent if the provider has them."""

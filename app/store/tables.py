@@ -225,3 +225,18 @@ class EngineerState(Base):
     sms_opted_out: Mapped[bool] = mapped_column(default=False)
     bad_replies: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+class Silence(Base):
+    """An Alertmanager-style silence: matching alerts are stored and shown, never paged."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    matchers: Mapped[dict[str, Any]]  # {"matchers": [{name, value, isRegex, isEqual}]}
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 21:26:21.358969
+Create Date: 2026-11-27 21:36:41.868981
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,21 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_raw_events_received_at"), ["received_at"], unique=False
         )
+
+    op.create_table(
+        "silences",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("matchers", sa.JSON(), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_silences")),
+    )
+    with op.batch_alter_table("silences", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_silences_ends_at"), ["ends_at"], unique=False)
 
     op.create_table(
         "alerts",
@@ -245,6 +260,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_alerts_incident_id"))
 
     op.drop_table("alerts")
+    with op.batch_alter_table("silences", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_silences_ends_at"))
+
+    op.drop_table("silences")
     with op.batch_alter_table("raw_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_raw_events_received_at"))
         batch_op.drop_index(batch_op.f("ix_raw_events_delivery_id"))

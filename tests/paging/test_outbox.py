@@ -150,8 +150,10 @@ async def test_undelivered_status_falls_back_and_forged_callbacks_are_refused(
     assert answer.status_code == 204
     await app.services.escalation.settle()
     assert [m.channel for m in slack_fake.messages] == [SlackFake.dm_channel("U09SAM")]
+    # A critical page whose SMS was not delivered also calls the same number.
+    assert [call.to for call in twilio_fake.calls] == [SAM]
     statuses = {p["channel"]: p["status"] for p in await pages(app, incident_id)}
-    assert statuses == {"sms": "failed", "slack": "sent"}
+    assert statuses == {"sms": "failed", "slack": "sent", "voice": "sent"}
 
 
 async def test_throttle_bundles_ten_pages_into_few_sms_and_skips_acked(

@@ -1,0 +1,160 @@
+"""Silences, Alertmanager-style: label matchers with an end time. Silenced alerts are stored and
+shown but page no one; when the silence ends, incidents still firing are paged as if new."""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from app.clock import as_utc
+from app.store.tables import Base
+
+_silences = Base.metadata.tables["silences"]
+_alerts = Base.metadata.tables["alerts"]
+
+
+class Matcher(BaseModel):
+    """One Alertmanager API v2 matcher."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    value: str = Field(max_length=1000)
+    isRegex: bool = False
+    isEqual: bool = True
+
+    @field_validator("value")
+    @classmethod
+    def _valid_regex(cls, value: str, info: Any) -> str:
+        if info.data.get("isRegex"):
+            re.compile(value)
+        return value
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether the label set satisfies this matcher (a missing label counts as "")."""
+        actual = labels.get(self.name, "")
+        hit = bool(re.fullmatch(self.value, actual)) if self.isRegex else actual == self.value
+        return hit == self.isEqual
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSilence:
+    """A silence in force."""
+
+    id: int
+    matchers: tuple[Matcher, ...]
+    ends_at: datetime
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Every matcher holds."""
+        return all(m.matches(labels) for m in self.matchers)
+
+
+def silence_labels(
+    labels: Mapping[str, str],
+    *,
+    source: str,
+    severity: str,
+    system: str | None,
+    customer: str | None,
+) -> dict[str, str]:
+    """What silences match on: the alert's labels plus monitor, severity, system, customer."""
+    view = dict(labels)
+    view |= {"monitor": source, "severity": severity}
+    if system:
+        view["system"] = system
+    if customer:
+        view["customer"] = customer
+    return view
+
+
+def active_silences(conn: Connection, now: datetime) -> list[ActiveSilence]:
+    """Silences in force at `now`."""
+    rows = conn.execute(
+        select(_silences).where(
+            _silences.c.starts_at <= now,
+            _silences.c.ends_at > now,
+            _silences.c.expired_at.is_(None),
+        )
+    ).all()
+    return [
+        ActiveSilence(
+            row.id,
+            tuple(Matcher.model_validate(m) for m in row.matchers["matchers"]),
+            as_utc(row.ends_at),
+        )
+        for row in rows
+    ]
+
+
+def silenced_until(silences: Sequence[ActiveSilence], labels: Mapping[str, str]) -> datetime | None:
+    """The latest end of the silences matching `labels`, or None when none does."""
+    ends = [s.ends_at for s in silences if s.matches(labels)]
+    return max(ends, default=None)
+
+
+def incident_silenced_until(
+    conn: Connection, incident: Any, silences: Sequence[ActiveSilence]
+) -> datetime | None:
+    """Until when an incident is silenced: all of its firing alerts must be matched."""
+    if not silences:
+        return None
+    rows = conn.execute(
+        select(_alerts).where(_alerts.c.incident_id == incident.id, _alerts.c.status == "firing")
+    ).all()
+    ends = [
+        silenced_until(
+            silences,
+            silence_labels(
+                row.labels,
+                source=row.source,
+                severity=row.severity,
+                system=incident.system,
+                customer=incident.customer,
+            ),
+        )
+        for row in rows
+    ]
+    if not ends or any(end is None for end in ends):
+        return None
+    return min(end for end in ends if end is not None)
+
+
+def create_silence(
+    conn: Connection,
+    *,
+    matchers: Sequence[Matcher],
+    starts_at: datetime,
+    ends_at: datetime,
+    created_by: str,
+    comment: str,
+    now: datetime,
+) -> int:
+    """Store a silence; returns its id."""
+    result = conn.execute(
+        insert(_silences).returning(_silences.c.id),
+        {
+            "matchers": {"matchers": [m.model_dump() for m in matchers]},
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "created_by": created_by,
+            "comment": comment,
+            "created_at": now,
+        },
+    )
+    return int(result.scalar_one())
+
+
+def expire_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
+    """End a silence now; False when there is no such active silence."""
+    result = conn.execute(
+        update(_silences)
+        .where(_silences.c.id == silence_id, _silences.c.expired_at.is_(None))
+        .values(expired_at=now)
+    )
+    return result.rowcount > 0
