@@ -5,10 +5,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.slack_server import SlackFake
+from tests.fakes.twilio_server import TwilioFake
 from tests.support.app import RunningApp, app_settings, running_app
 from tests.support.databases import PostgresDatabases, migrated_sqlite, require_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def twilio_fake() -> Iterator[TwilioFake]:
+    """A running fake Twilio REST API on 127.0.0.1."""
+    with TwilioFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack_fake() -> Iterator[SlackFake]:
+    """A running fake Slack Web API on 127.0.0.1."""
+    with SlackFake() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Fixtures for channel tests: fake Twilio and Slack servers on 127.0.0.1, and channels on them."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -9,20 +9,6 @@ from app.paging.sms_twilio import TwilioSms
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 from tests.paging.factories import FROM_NUMBER, PUBLIC_URL
-
-
-@pytest.fixture
-def twilio_fake() -> Iterator[TwilioFake]:
-    """A running fake Twilio REST API."""
-    with TwilioFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack_fake() -> Iterator[SlackFake]:
-    """A running fake Slack Web API."""
-    with SlackFake() as fake:
-        yield fake
 
 
 @pytest.fixture
