@@ -134,6 +134,7 @@ def page_json(page: Page) -> dict[str, Any]:
         "text": page.text,
         "created_at": iso(page.created_at),
         "sent_at": iso(page.sent_at),
+        "sent_by": page.claimed_by,
         "delivered_at": iso(page.delivered_at),
         "last_error": page.last_error,
     }

@@ -9,6 +9,7 @@ provider has no record of it. Pages for an incident that is no longer triggered 
 import asyncio
 import logging
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ _incidents = Base.metadata.tables["incidents"]
 _BATCH = 100
 # A row stuck in `sending` this long belongs to a process that died mid-send.
 STALE_SENDING = timedelta(seconds=60)
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 _NEEDS_TRIGGERED = {PageKind.PAGE.value, PageKind.BUNDLE.value}
 
 

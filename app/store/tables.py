@@ -204,6 +204,8 @@ class Page(Base):
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # Which process sent it ("host:pid"): replicas share the outbox, this shows who did what.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
