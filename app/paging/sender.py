@@ -99,7 +99,8 @@ class Sender:
             return None
         since = as_utc(row.claimed_at) - timedelta(seconds=5)
         try:
-            found: str | None = await finder(row.address, since, row.text)
+            text = (row.payload or {}).get("sent_text") or row.text
+            found: str | None = await finder(row.address, since, text)
         except ChannelError as exc:
             log.warning("could not check page %s at the provider: %s", row.id, exc.code)
             return None
@@ -129,10 +130,24 @@ class Sender:
         for job in jobs:
             ids = [job.row.id, *job.bundled]
             _set(
-                conn, [job.row.id], status="sending", claimed_at=now, attempts=job.row.attempts + 1
+                conn,
+                [job.row.id],
+                status="sending",
+                claimed_at=now,
+                claimed_by=PROCESS_ID,
+                attempts=job.row.attempts + 1,
+                # What the provider will hold, so a crash mid-send can be looked up there.
+                payload={**(job.row.payload or {}), "sent_text": _provider_text(job.page)},
             )
             if job.bundled:
-                _set(conn, ids[1:], status="bundled", claimed_at=now)
+                # Marked with the carrying row, so a crash mid-send settles them together.
+                _set(
+                    conn,
+                    ids[1:],
+                    status="bundled",
+                    claimed_at=now,
+                    provider_id=_carrier(job.row.id),
+                )
         return jobs
 
     def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[_Job]:
@@ -249,12 +264,32 @@ def _record(
             _set(conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id)
         else:
             # A failed bundle's other pages go back to the queue with it.
-            _set(conn, job.bundled, status="pending")
+            _set(conn, job.bundled, status="pending", provider_id=None)
             record_error(conn, row, result, now, rules)
 
 
+def _provider_text(page: OutboundPage) -> str:
+    return slack_fallback(page) if page.channel == "slack" else page.text
+
+
+def _carrier(page_id: int) -> str:
+    return f"bundle:{page_id}"
+
+
 def _settle(conn: Connection, row: Any, provider_id: str | None) -> None:
+    passengers = (
+        conn.execute(
+            select(_pages.c.id).where(
+                _pages.c.status == "bundled", _pages.c.provider_id == _carrier(row.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if provider_id is not None:
-        record_sent(conn, row.id, provider_id, as_utc(row.claimed_at))
+        sent_at = as_utc(row.claimed_at)
+        record_sent(conn, row.id, provider_id, sent_at)
+        _set(conn, passengers, status="sent", sent_at=sent_at, provider_id=provider_id)
     else:
         _set(conn, [row.id], status="pending", last_error="re-sent after a crash")
+        _set(conn, passengers, status="pending", provider_id=None)

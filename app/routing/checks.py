@@ -8,28 +8,41 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from app.routing.issues import RuleIssue
 from app.routing.rules import Rules
-from app.routing.schema import Channel, Engineer, Step, SystemsFile, TeamFile
+from app.routing.salvage import TeamParts
+from app.routing.schema import Channel, Engineer, Step, SystemsFile
 from app.routing.yamldoc import YamlDoc
 
 _NEEDS = {Channel.SMS: "phone", Channel.VOICE: "phone", Channel.SLACK: "slack"}
+_CONTACT_KEYS = frozenset({"phone", "slack", "channels"})
 
 
-def check_team(team: TeamFile, doc: YamlDoc) -> list[RuleIssue]:
-    """The lead exists; every channel has its contact; everyone can be paged somehow."""
+def check_team(team: TeamParts, doc: YamlDoc) -> list[RuleIssue]:
+    """The lead exists; every channel has its contact; everyone can be paged somehow.
+
+    `team` may be what is left of a broken file: the lead is checked against every id written,
+    and a contact left out as invalid (reported already) counts as given.
+    """
     issues = []
-    if team.lead not in team.engineers:
+    if team.lead is not None and team.ids is not None and team.lead not in team.ids:
         issues.append(doc.issue(("lead",), f"lead {team.lead!r} is not in engineers"))
     for engineer_id, engineer in team.engineers.items():
-        issues.extend(_contact_issues(engineer_id, engineer, doc))
+        left_out = team.left_out.get(engineer_id, frozenset())
+        issues.extend(_contact_issues(engineer_id, engineer, left_out, doc))
     return issues
 
 
-def _contact_issues(engineer_id: str, engineer: Engineer, doc: YamlDoc) -> Iterator[RuleIssue]:
+def _contact_issues(
+    engineer_id: str, engineer: Engineer, left_out: frozenset[str], doc: YamlDoc
+) -> Iterator[RuleIssue]:
+    # A contact left out as invalid, or an unknown key (`phnoe`), may be the missing contact:
+    # that error is reported already, so do not report its consequence too.
+    unsure = left_out & _CONTACT_KEYS or left_out - Engineer.model_fields.keys()
     for index, channel in enumerate(engineer.channels or ()):
-        if getattr(engineer, _NEEDS[channel]) is None:
+        need = _NEEDS[channel]
+        if getattr(engineer, need) is None and not unsure:
             where = ("engineers", engineer_id, "channels", index)
-            yield doc.issue(where, f"{engineer_id}: channel {channel} needs {_NEEDS[channel]}")
-    if not engineer.paging_channels:
+            yield doc.issue(where, f"{engineer_id}: channel {channel} needs {need}")
+    if not engineer.paging_channels and not unsure:
         yield doc.issue(("engineers", engineer_id), f"{engineer_id}: no phone or slack to page")
 
 
@@ -38,16 +51,16 @@ def check_systems(
 ) -> list[RuleIssue]:
     """Experts, depends_on, heartbeats and maintenance targets refer to things that exist.
 
-    `systems` may hold only the systems that validated; `names` are all names in the file, and
-    `engineers` all engineer ids in team.yaml (None if unreadable), so one broken entry does
-    not hide the other errors.
+    `systems` may be what is left of a broken file (`salvage.systems_parts`: each entry with its
+    invalid keys left out); `names` are all system names written, and `engineers` all engineer
+    ids in team.yaml (None if unreadable), so one broken entry does not hide other errors.
     """
     issues: list[RuleIssue] = []
     for name in systems.systems:
         issues += _system_refs(name, systems, doc, engineers, names)
     issues += _cycles(systems, doc)
     issues += _heartbeat_names(systems, doc)
-    return issues + _maintenance_refs(systems, doc)
+    return issues + _maintenance_refs(systems, doc, names)
 
 
 def _system_refs(
@@ -67,12 +80,12 @@ def _system_refs(
     return issues
 
 
-def _maintenance_refs(systems: SystemsFile, doc: YamlDoc) -> list[RuleIssue]:
+def _maintenance_refs(systems: SystemsFile, doc: YamlDoc, names: set[str]) -> list[RuleIssue]:
     customers = {system.customer for system in systems.systems.values()}
     issues = []
     for index, window in enumerate(systems.maintenance):
         loc = ("maintenance", index)
-        if window.system is not None and window.system not in systems.systems:
+        if window.system is not None and window.system not in names:
             issues.append(doc.issue((*loc, "system"), f"unknown system {window.system!r}"))
         if window.customer is not None and window.customer not in customers:
             issues.append(doc.issue((*loc, "customer"), f"unknown customer {window.customer!r}"))

@@ -67,13 +67,14 @@ def coverage(rules: Rules, start: datetime, days: int = 7) -> Coverage:
 
 
 def _system(rules: Rules, name: str, instants: Sequence[datetime], end: datetime) -> SystemCoverage:
-    notify = rules.policy_for(name).notify
+    policy = rules.policy_for(name)
+    notify = policy.notify
     modes = {
         severity: NotifyMode(getattr(notify, severity)) for severity in type(notify).model_fields
     }
     absent, asleep = [], []
     for instant in instants:
-        ordered = rank(rules, name, instant, {}).ordered
+        ordered = rank(rules, name, instant, {}, policy.min_level).ordered
         absent.append(not ordered)
         asleep.append(not any(candidate.in_hours for candidate in ordered))
     always = tuple(s for s, mode in modes.items() if mode is NotifyMode.ALWAYS)

@@ -5,10 +5,11 @@ stored with the incident, so later rule edits do not change an incident in fligh
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, with_config
 
 from app.ingest.base import Severity, severity_from_word
 from app.routing.explain import AWAY, Context, Reason, explain
@@ -31,8 +32,13 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class LadderStep(_Frozen):
-    """One non-empty step of the first round: `after_s` seconds after the first page."""
+@with_config(ConfigDict(extra="forbid"))
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    """One non-empty step of the first round: `after_s` seconds after the first page.
+
+    A dataclass like `Reason`: cheap to build, validated by pydantic inside a stored Decision.
+    """
 
     after_s: int
     engineers: tuple[str, ...]
@@ -74,28 +80,25 @@ def route(
     """Decide who to page for `alert` at `now`; `load` = acked open incidents per engineer."""
     now = now.astimezone(UTC)
     severity = severity_from_word(alert.severity)[0]
-    view = match_view(alert, severity.value)
+    word = severity.value
+    view = match_view(alert, word)
     system = rules.match(view)
     policy = rules.policy_for(system)
-    ranking = rank(rules, system, now, load or {})
-    mode = NotifyMode(getattr(policy.notify, severity.value))
+    ranking = rank(rules, system, now, load or {}, policy.min_level)
+    mode: NotifyMode = getattr(policy.notify, word)
     action, page_at, rungs = _plan(mode, ranking, policy, rules, now)
     chosen = {engineer for rung in rungs for engineer in rung}
     reasons = explain(ranking, chosen, Context(rules, system, now))
     reasons += _notes(action, page_at, ranking, system, severity, policy)
     timeout = int(policy.ack_timeout.total_seconds())
-    # model_construct: every value is built and typed right here; validation would only cost.
-    return Decision.model_construct(
+    return Decision(
         system=system,
         customer=rules.systems[system].customer if system else view.get("customer") or None,
         severity=severity,
         action=action,
         page_at=page_at,
         unrouted=system is None,
-        steps=tuple(
-            LadderStep.model_construct(after_s=i * timeout, engineers=r)
-            for i, r in enumerate(rungs)
-        ),
+        steps=tuple(LadderStep(i * timeout, rung) for i, rung in enumerate(rungs)),
         repeat=policy.repeat,
         reasons=tuple(reasons),
         group=_group(rules, view, system),
@@ -122,13 +125,15 @@ def _plan(
 
 
 def _earliest_hours(rules: Rules, ranking: Ranking, now: datetime) -> datetime | None:
-    starts = []
-    for candidate in ranking.ordered:
-        engineer = rules.engineers[candidate.engineer]
-        if engineer.hours is not None:
-            start = next_start(engineer.hours, engineer.tz, now)
-            starts.extend([start] if start is not None else [])
-    return min(starts, default=None)
+    schedules = rules.compiled.schedules
+    # Engineers with the same zone and hours share a Schedule: compute each one's start once.
+    shared = {schedules[candidate.engineer]: None for candidate in ranking.ordered}
+    starts = [
+        next_start(schedule.hours, schedule.tz, now)
+        for schedule in shared
+        if schedule.hours is not None
+    ]
+    return min((start for start in starts if start is not None), default=None)
 
 
 def _notes(
@@ -153,7 +158,7 @@ def _notes(
         )
     if action is Action.DASHBOARD:
         texts.append(f"{severity} never pages: dashboard only")
-    return [Reason.model_construct(engineer=None, chosen=False, text=text) for text in texts]
+    return [Reason(None, False, text) for text in texts]
 
 
 def _group(rules: Rules, view: Mapping[str, str], system: str | None) -> str:

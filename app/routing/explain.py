@@ -1,10 +1,9 @@
 """Why each engineer was (or was not) chosen, as short texts a page or the CLI can show."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, with_config
 
 from app.routing.ranking import Candidate, Ranking
 from app.routing.rules import Rules
@@ -14,13 +13,14 @@ AWAY = "away until "  # reason_for picks these notes out by this prefix
 _LEAD_STEP = "lead: last step of the ladder"
 
 
-class Reason(BaseModel):
+@with_config(ConfigDict(extra="forbid"))
+@dataclass(frozen=True, slots=True)
+class Reason:
     """One engineer considered (or a note, engineer None), whether chosen, and why.
 
-    Built with model_construct on the hot path: the values are typed by construction.
+    A plain dataclass, not a pydantic model: several are built per decision, and pydantic still
+    validates it (extra keys rejected) when a stored Decision is read back.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     engineer: str | None
     chosen: bool
@@ -38,21 +38,18 @@ class Context:
 
 def explain(ranking: Ranking, chosen: set[str], context: Context) -> list[Reason]:
     """One reason per candidate considered, in ranking order, then those left out."""
+    # Candidates share one wall clock per time zone: format each zone's local time once.
+    labels: dict[tzinfo | None, str] = {}
     reasons = [
-        Reason.model_construct(
-            engineer=c.engineer, chosen=c.engineer in chosen, text=_text(c, ranking, context)
-        )
+        Reason(c.engineer, c.engineer in chosen, _text(c, ranking, context.system, labels))
         for c in ranking.ordered
     ]
-    reasons += [_left_out(c, f"{AWAY}{c.away_until}") for c in ranking.away]
+    reasons += [Reason(c.engineer, False, f"{AWAY}{c.away_until}") for c in ranking.away]
     reasons += [
-        _left_out(c, f"level {c.best} < min_level {ranking.min_level}") for c in ranking.below
+        Reason(c.engineer, False, f"level {c.best} < min_level {ranking.min_level}")
+        for c in ranking.below
     ]
     return _with_lead(reasons, context.rules.lead, chosen)
-
-
-def _left_out(candidate: Candidate, text: str) -> Reason:
-    return Reason.model_construct(engineer=candidate.engineer, chosen=False, text=text)
 
 
 def _with_lead(reasons: list[Reason], lead: str, chosen: set[str]) -> list[Reason]:
@@ -61,32 +58,29 @@ def _with_lead(reasons: list[Reason], lead: str, chosen: set[str]) -> list[Reaso
         return reasons
     for index, reason in enumerate(reasons):
         if reason.engineer == lead:
-            reasons[index] = Reason.model_construct(
-                engineer=lead, chosen=True, text=f"{reason.text}; {_LEAD_STEP}"
-            )
+            reasons[index] = Reason(lead, True, f"{reason.text}; {_LEAD_STEP}")
             return reasons
-    return [*reasons, Reason.model_construct(engineer=lead, chosen=True, text=_LEAD_STEP)]
+    return [*reasons, Reason(lead, True, _LEAD_STEP)]
 
 
-def _text(candidate: Candidate, ranking: Ranking, context: Context) -> str:
-    if context.system is None:
+def _text(
+    candidate: Candidate, ranking: Ranking, system: str | None, labels: dict[tzinfo | None, str]
+) -> str:
+    if system is None:
         base = "lead: no system matched"
     elif candidate.expert:
-        base = f"named expert for {context.system}"
+        base = f"named expert for {system}"
     else:
-        base = skill_text(candidate.levels)
+        base = candidate.skills
         if ranking.fallback and candidate.best < ranking.min_level:
             base += f" (fallback: nobody at level ≥ {ranking.min_level} available)"
     if candidate.load:
         plural = "s" if candidate.load != 1 else ""
         base += f"; {candidate.load} open incident{plural}"
     if not candidate.in_hours:
-        base += f"; outside working hours ({local_label(candidate.local)})"
+        zone = candidate.local.tzinfo
+        label = labels.get(zone)
+        if label is None:
+            label = labels[zone] = local_label(candidate.local)
+        base += f"; outside working hours ({label})"
     return base
-
-
-def skill_text(levels: Iterable[tuple[str, int]]) -> str:
-    """'postgres 5 + payments 4 = 9', or 'postgres 5' for a single skill."""
-    pairs = list(levels)
-    parts = " + ".join(f"{skill} {level}" for skill, level in pairs)
-    return parts if len(pairs) == 1 else f"{parts} = {sum(level for _, level in pairs)}"

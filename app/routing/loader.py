@@ -17,7 +17,8 @@ from app.routing import schema
 from app.routing.checks import check_systems, check_team, warnings
 from app.routing.issues import RuleIssue, RulesError
 from app.routing.rules import Rules
-from app.routing.schema import Policy, System, SystemsFile, TeamFile
+from app.routing.salvage import systems_parts, team_parts
+from app.routing.schema import Policy, SystemsFile, TeamFile
 from app.routing.yamldoc import YamlDoc, read_yaml
 
 FILES = ("team.yaml", "systems.yaml", "policy.yaml")
@@ -66,10 +67,10 @@ def parse_source(source: RulesSource) -> Rules:
     team = _validate(TeamFile, docs["team.yaml"], issues)
     systems = _validate(SystemsFile, docs["systems.yaml"], issues)
     policy = _validate(Policy, docs["policy.yaml"], issues)
-    if team is not None:
-        issues += check_team(team, docs["team.yaml"])
+    # The checks across entries and files also run on what is valid of a broken file.
+    issues += check_team(team_parts(team, docs["team.yaml"]), docs["team.yaml"])
     issues += check_systems(
-        systems or _valid_systems(docs["systems.yaml"]),
+        systems_parts(systems, docs["systems.yaml"]),
         docs["systems.yaml"],
         engineers=_keys(docs["team.yaml"], "engineers"),
         names=_keys(docs["systems.yaml"], "systems") or set(),
@@ -92,18 +93,6 @@ def _keys(doc: YamlDoc, section: str) -> set[str] | None:
     """Names under a top-level mapping, read raw so that invalid entries still count."""
     data = doc.data.get(section) if isinstance(doc.data, dict) else None
     return set(data) if isinstance(data, dict) else None
-
-
-def _valid_systems(doc: YamlDoc) -> SystemsFile:
-    """The systems that validate on their own, to cross-check them despite other errors."""
-    raw = doc.data.get("systems") if isinstance(doc.data, dict) else None
-    valid = {}
-    for name, value in raw.items() if isinstance(raw, dict) else []:
-        try:
-            valid[name] = System.model_validate(value)
-        except ValidationError:
-            continue  # already reported by the whole-file validation
-    return SystemsFile.model_construct(systems=valid, maintenance=())
 
 
 def _label(source: RulesSource, name: str) -> str:

@@ -102,14 +102,19 @@ class Matcher:
         """Name of the first system (file order) with an entry matching `view`, else None."""
         best: _Entry | None = None
         for key, by_value in self._exact.items():
-            best = _first(by_value.get(view.get(key, ""), ()), view, best)
+            entries = by_value.get(view.get(key, ""))
+            if entries:  # most keys file nothing under an alert's value: skip the call
+                best = _first(entries, view, best)
         for key, by_prefix in self._prefixed.items():
             value = view.get(key, "")
             for length in self._lengths[key]:
                 if length > len(value):
                     break
-                best = _first(by_prefix.get(value[:length], ()), view, best)
-        best = _first(self._scan, view, best)
+                entries = by_prefix.get(value[:length])
+                if entries:
+                    best = _first(entries, view, best)
+        if self._scan:
+            best = _first(self._scan, view, best)
         return best.system if best is not None else None
 
 

@@ -23,6 +23,7 @@ _HOURS = re.compile(r"(?P<days>.+?)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{
 _AT = re.compile(r"(?P<days>.+?)\s+(?P<at>\d{1,2}:\d{2})")
 _DATE_RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\s*\.\.\s*(\d{4}-\d{2}-\d{2}))?")
 _MINUTES_PER_DAY = 24 * 60
+MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
 
 
 @lru_cache(maxsize=256)
@@ -97,8 +98,40 @@ class HoursWindow:
     def span(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """UTC open and close instants of this window when it opens on local `day`."""
         close_day = day + timedelta(days=1 if self.end <= self.start else self.end // 1440)
-        opens = local_instant(day, _clock(self.start), tz)
-        return opens, local_instant(close_day, _clock(self.end % 1440), tz)
+        return self.opens(day, tz), local_instant(close_day, _clock(self.end % 1440), tz)
+
+    def opens(self, day: date, tz: ZoneInfo) -> datetime:
+        """UTC instant this window opens on local `day`."""
+        return local_instant(day, _clock(self.start), tz)
+
+
+def minute_of_week(local: datetime) -> int:
+    """Minutes since Monday 00:00 of the wall-clock time `local` (0 .. MINUTES_PER_WEEK - 1)."""
+    return local.weekday() * _MINUTES_PER_DAY + local.hour * 60 + local.minute
+
+
+@lru_cache(maxsize=1024)
+def week_mask(windows: tuple[HoursWindow, ...]) -> bytes:
+    """1 at every `minute_of_week` inside some window, else 0: one lookup instead of a loop.
+
+    Same rule as `HoursWindow.contains`: a window runs from `start` on each of its days for
+    `end - start` minutes, into the next day (Sunday wraps to Monday) when `end <= start`.
+    """
+    mask = bytearray(MINUTES_PER_WEEK)
+    for window in windows:
+        if window.end > window.start:
+            length = window.end - window.start  # "24:00" gives the whole rest of the day
+        else:
+            length = _MINUTES_PER_DAY - window.start + window.end
+        for day in window.days:
+            first = day * _MINUTES_PER_DAY + window.start
+            last = first + length
+            mask[first : min(last, MINUTES_PER_WEEK)] = b"\x01" * (
+                min(last, MINUTES_PER_WEEK) - first
+            )
+            if last > MINUTES_PER_WEEK:  # Sunday night into Monday morning
+                mask[: last - MINUTES_PER_WEEK] = b"\x01" * (last - MINUTES_PER_WEEK)
+    return bytes(mask)
 
 
 def parse_hours(value: object) -> HoursWindow:
@@ -165,16 +198,13 @@ def in_hours(windows: tuple[HoursWindow, ...] | None, tz: ZoneInfo, now: datetim
 def next_start(windows: tuple[HoursWindow, ...], tz: ZoneInfo, now: datetime) -> datetime | None:
     """Earliest start of a window strictly after `now`, in UTC (DST-correct), within 8 days."""
     today = now.astimezone(tz).date()
-    best: datetime | None = None
     for offset in range(8):
         day = today + timedelta(days=offset)
-        for window in windows:
-            if day.weekday() not in window.days:
-                continue
-            at = window.span(day, tz)[0]
-            if at > now and (best is None or at < best):
-                best = at
-    return best
+        starts = [w.opens(day, tz) for w in windows if day.weekday() in w.days]
+        upcoming = [start for start in starts if start > now]
+        if upcoming:  # a later local day can only start later
+            return min(upcoming)
+    return None
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:

@@ -165,27 +165,26 @@ def _new_row(alert: ParsedAlert, now: datetime) -> AlertRow:
 def _load_rows(
     conn: Connection, keys: Iterable[tuple[str, str]], *, open_only: bool
 ) -> dict[tuple[str, str], AlertRow]:
-    wanted = set(keys)
+    by_source: dict[str, list[str]] = {}
+    for source, key in sorted(set(keys)):
+        by_source.setdefault(source, []).append(key)
     found: dict[tuple[str, str], AlertRow] = {}
-    dedup_keys = sorted({key for _, key in wanted})
-    for start in range(0, len(dedup_keys), _CHUNK):
-        chunk = dedup_keys[start : start + _CHUNK]
-        if open_only:
-            query = select(_alerts).where(
-                _alerts.c.dedup_key.in_(chunk), _alerts.c.status == "firing"
-            )
-        else:
-            latest = (
-                select(func.max(_alerts.c.id))
-                .where(_alerts.c.dedup_key.in_(chunk))
-                .group_by(_alerts.c.source, _alerts.c.dedup_key)
-            )
-            query = select(_alerts).where(_alerts.c.id.in_(latest), _alerts.c.status == "resolved")
-        for record in (conn.execute(query)).mappings():
-            key = (record["source"], record["dedup_key"])
-            if key in wanted:
-                found[key] = _row_from_record(record)
+    for source, dedup_keys in by_source.items():
+        for start in range(0, len(dedup_keys), _CHUNK):
+            chunk = dedup_keys[start : start + _CHUNK]
+            for record in conn.execute(_rows_query(source, chunk, open_only=open_only)).mappings():
+                found[(source, record["dedup_key"])] = _row_from_record(record)
     return found
+
+
+def _rows_query(source: str, chunk: list[str], *, open_only: bool) -> Any:
+    # `source = ?` lets the planner use the partial unique index (source, dedup_key) of open
+    # rows; without it SQLite scans every firing row through (status, id).
+    of_keys = (_alerts.c.source == source, _alerts.c.dedup_key.in_(chunk))
+    if open_only:
+        return select(_alerts).where(*of_keys, _alerts.c.status == "firing")
+    latest = select(func.max(_alerts.c.id)).where(*of_keys).group_by(_alerts.c.dedup_key)
+    return select(_alerts).where(_alerts.c.id.in_(latest), _alerts.c.status == "resolved")
 
 
 def _row_from_record(record: Any) -> AlertRow:

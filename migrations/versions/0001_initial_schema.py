@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 21:39:00.274677
+Create Date: 2026-11-27 21:45:49.764036
 """
 
 from collections.abc import Sequence
@@ -138,7 +138,6 @@ def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alerts_incident_id"), ["incident_id"], unique=False)
         batch_op.create_index("ix_alerts_key", ["dedup_key"], unique=False)
-        batch_op.create_index("ix_alerts_status_id", ["status", "id"], unique=False)
         batch_op.create_index(
             "uq_alerts_open_key",
             ["source", "dedup_key"],
@@ -256,7 +255,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("status = 'firing'"),
             postgresql_where=sa.text("status = 'firing'"),
         )
-        batch_op.drop_index("ix_alerts_status_id")
         batch_op.drop_index("ix_alerts_key")
         batch_op.drop_index(batch_op.f("ix_alerts_incident_id"))
 

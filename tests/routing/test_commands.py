@@ -40,9 +40,10 @@ def test_check_errors_exit_1_with_file_lines(
     assert check_command(tmp_path) == 1
     out, _ = capsys.readouterr()
     assert out.splitlines() == [
+        f"{tmp_path}/team.yaml:1: lead 'zed' is not in engineers",
         f"{tmp_path}/team.yaml:3: engineers.bo.phone: phone must be E.164 like +46701112233, "
         "got '123'",
-        f"1 errors in {tmp_path}",
+        f"2 errors in {tmp_path}",
     ]
 
 

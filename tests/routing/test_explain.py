@@ -1,5 +1,8 @@
 """Reasons on decisions, reason_for, the Decision JSON shape and group keys."""
 
+import pytest
+from pydantic import ValidationError
+
 from app.routing.decision import Decision, group_key, reason_for, route
 from tests.routing.support import alert, case, utc
 
@@ -100,6 +103,10 @@ def test_decision_json_shape() -> None:
         "text": "named expert for payments-db",
     }
     assert Decision.model_validate(data) == decision
+    # A stored decision is validated strictly when read back: no unknown keys in a reason.
+    odd = {**data, "reasons": [{"engineer": "bo", "chosen": True, "text": "x", "extra": 1}]}
+    with pytest.raises(ValidationError, match="extra"):
+        Decision.model_validate(odd)
 
 
 def test_group_key() -> None:

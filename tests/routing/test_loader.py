@@ -8,7 +8,7 @@ import pytest
 from app.routing.issues import RulesError
 from app.routing.loader import load_rules
 from app.routing.schema import NotifyMode, Step
-from tests.routing.support import SYSTEMS, TEAM, write_rules
+from tests.routing.support import CASES, SYSTEMS, TEAM, write_rules
 
 
 def errors(directory: Path) -> list[str]:
@@ -220,11 +220,27 @@ def test_all_errors_at_once_in_file_order(tmp_path: Path) -> None:
     found = errors(write_rules(tmp_path, team=team, systems=systems, policy="repeat: -1\n"))
     assert [line.split(": ")[0] for line in found] == [
         "team.yaml:3",
+        "systems.yaml:3",
         "systems.yaml:4",
         "systems.yaml:6",
         "policy.yaml:1",
     ]
-    assert found[2] == "systems.yaml:6: unknown engineer 'zed'"
+    # db's unknown expert is reported although db also has a bad regex.
+    assert found[1] == "systems.yaml:3: unknown engineer 'zed'"
+    assert found[3] == "systems.yaml:6: unknown engineer 'zed'"
+
+
+@pytest.mark.parametrize(
+    "directory", sorted((CASES / "broken").iterdir()), ids=lambda directory: directory.name
+)
+def test_every_independent_error_in_one_run(directory: Path) -> None:
+    """cases/broken/<name>/expected.txt: every error one run reports, each at its file:line.
+
+    Checks across entries and files (lead, experts, depends_on, heartbeats, maintenance) also
+    cover broken entries and files; a YAML syntax error stops only its own file.
+    """
+    expected = (directory / "expected.txt").read_text(encoding="utf-8").splitlines()
+    assert errors(directory) == expected
 
 
 def test_cross_checks_survive_a_broken_team_file(tmp_path: Path) -> None:

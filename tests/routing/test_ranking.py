@@ -4,10 +4,12 @@ Every rule of ARCHITECTURE §3 has a case here; the comments give the local wall
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pytest
 
 from app.routing.decision import route
+from app.routing.timespec import MINUTES_PER_WEEK, minute_of_week, parse_hours, week_mask
 from tests.routing.support import alert, case, utc
 
 Steps = list[tuple[int, list[str]]]
@@ -318,3 +320,23 @@ def test_ladder_repeat_and_exhaustion_come_from_policy() -> None:
     decision = route(case("ladder"), alert({"service": "db"}), utc("2026-03-03 10:00"))
     assert (decision.repeat, decision.ack_timeout_s, decision.exhausted_every_s) == (2, 60, 3600)
     assert decision.lead == "lea"
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        ["Mon-Fri 08:00-17:00"],
+        ["Fri 22:00-02:00"],  # crosses midnight
+        ["Sun 23:00-01:30", "Sat 00:00-24:00"],  # Sunday night wraps to Monday; 24:00
+        ["Mon,Wed 09:00-12:00", "Wed 11:00-13:00", "daily 05:00-05:30"],  # overlapping
+    ],
+)
+def test_week_mask_agrees_with_the_windows(hours: list[str]) -> None:
+    """The per-minute lookup used when ranking says exactly what the windows say."""
+    windows = tuple(parse_hours(text) for text in hours)
+    mask = week_mask(windows)
+    monday = datetime(2026, 3, 2)  # noqa: DTZ001 — a wall-clock time, as the windows read it
+    for minute in range(MINUTES_PER_WEEK):
+        local = monday + timedelta(minutes=minute)
+        assert minute_of_week(local) == minute
+        assert (mask[minute] == 1) is any(w.contains(local) for w in windows), local
