@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import SystemClock
 from app.config import Settings, SettingsInvalid, load_settings
 from app.ingest.registry import PARSERS, parser_for
 from app.logs import configure_logging
 from app.main import create_app
+from app.operations import channel_health, page_test
+from app.operations import replay as run_replay
 from app.routing.commands import check_command, coverage_command, route_command
 from app.routing.issues import RulesError
 from app.routing.loader import load_rules
@@ -64,6 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     cover.add_argument("--rules", type=Path)
     cover.set_defaults(handler=_coverage)
 
+    replay = commands.add_parser("replay", help="re-run a stored raw event through today's code")
+    replay.add_argument("event_id", type=int)
+    replay.set_defaults(
+        handler=lambda args, settings: asyncio.run(run_replay(settings, args.event_id))
+    )
+
+    test = commands.add_parser("page-test", help="send a harmless test page to an engineer")
+    test.add_argument("engineer")
+    test.add_argument("--channel", choices=["sms", "slack", "voice"])
+    test.set_defaults(
+        handler=lambda args, settings: asyncio.run(page_test(settings, args.engineer, args.channel))
+    )
+
     token = commands.add_parser("token", help="create, list or revoke API tokens")
     token_commands = token.add_subparsers(required=True, metavar="ACTION")
     create = token_commands.add_parser("create", help="create a token (printed once)")
@@ -85,7 +101,15 @@ def _aware(text: str) -> datetime:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    return check_command(args.dir or settings.rules_dir)
+    status = check_command(args.dir or settings.rules_dir)
+    try:
+        problems = asyncio.run(channel_health(settings))
+    except (SQLAlchemyError, OSError):
+        print("(no database reachable: channel health not checked)", file=sys.stderr)
+        return status
+    for line in problems:
+        print(f"channel health: {line}")
+    return status
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.escalation.service import notify_resolved
+from app.escalation.tick import away_overrides
 from app.escalation.timeline import record_event
 from app.ingest.base import SEVERITY_RANK, Severity
 from app.routing.decision import Action, Decision, group_key, route
@@ -76,13 +77,15 @@ class IncidentDesk:
         groups = _open_incidents(conn, set(keys))
         opened: set[int] = set()
         load: dict[str, int] | None = None
+        away: dict[str, datetime] | None = None
         for row, key in zip(new, keys, strict=True):
             incident = groups.get(key)
             if incident is None:
                 incident = _reopen(conn, row, rules, now)
                 if incident is None:
                     load = _acked_load(conn) if load is None else load
-                    decision = route(rules, row, now, load=load)
+                    away = away_overrides(conn, now) if away is None else away
+                    decision = route(rules, row, now, load=load, away=away)
                     incident = _open(conn, row, decision, rules, now)
                 groups[key] = incident
                 opened.add(incident.id)
@@ -287,7 +290,7 @@ def _save_joins(
         if raised_by is not None and incident.decision["action"] != Action.PAGE:
             # Nobody has been paged yet (waiting or dashboard-only): route again at the new
             # severity, and page now if it says so.
-            decision = route(rules, raised_by, now)
+            decision = route(rules, raised_by, now, away=away_overrides(conn, now))
             if decision.action is Action.PAGE:
                 due_now.add(incident.id)
             values |= {

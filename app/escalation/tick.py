@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from app.clock import as_utc
 from app.escalation.outbox import IncidentView, page_rows
 from app.escalation.policy import Ladder, plan_step
 from app.escalation.silences import ActiveSilence, active_silences, incident_silenced_until
@@ -73,6 +74,14 @@ def unhealthy_channels(conn: Connection) -> dict[str, set[str]]:
         if bad:
             found[row.engineer] = bad
     return found
+
+
+def away_overrides(conn: Connection, now: datetime) -> dict[str, datetime]:
+    """Absences engineers set at run time (`away 3d` by SMS), still running at `now`."""
+    rows = conn.execute(
+        select(_states.c.engineer, _states.c.away_until).where(_states.c.away_until > now)
+    ).all()
+    return {row.engineer: as_utc(row.away_until) for row in rows}
 
 
 def _advance(conn: Connection, incident: Any, context: TickContext) -> int:
@@ -153,7 +162,8 @@ def _route_again(conn: Connection, incident: Any, context: TickContext) -> int:
     ).first()
     if alert is None:
         return 0
-    decision = route(context.rules, _routable(alert), context.now)
+    away = away_overrides(conn, context.now)
+    decision = route(context.rules, _routable(alert), context.now, away=away)
     next_at = context.now if decision.action is Action.PAGE else decision.page_at
     conn.execute(
         update(_incidents)

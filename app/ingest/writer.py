@@ -155,11 +155,12 @@ class Writer:
     async def _transaction(self, batch: list[_Pending]) -> tuple[list[WriteResult], set[int]]:
         now = self._clock.now()
         submissions = [pending.submission for pending in batch]
-        return await self._db.transaction(lambda conn: self._write(conn, submissions, now))
+        return await self._db.transaction(lambda conn: self.write(conn, submissions, now))
 
-    def _write(
+    def write(
         self, conn: Connection, submissions: list[Submission], now: datetime
     ) -> tuple[list[WriteResult], set[int]]:
+        """Apply submissions inside `conn`'s transaction; results, and incidents with work due."""
         raw_ids = _insert_raw_events(conn, submissions, now)
         events = [
             (alert, raw_id)

@@ -76,15 +76,17 @@ def route(
     now: datetime,
     *,
     load: Mapping[str, int] | None = None,
+    away: Mapping[str, datetime] | None = None,
 ) -> Decision:
-    """Decide who to page for `alert` at `now`; `load` = acked open incidents per engineer."""
+    """Decide who to page for `alert` at `now`; `load` = acked open incidents per engineer,
+    `away` = absences set at run time (engineer → when they end)."""
     now = now.astimezone(UTC)
     severity = severity_from_word(alert.severity)[0]
     word = severity.value
     view = match_view(alert, word)
     system = rules.match(view)
     policy = rules.policy_for(system)
-    ranking = rank(rules, system, now, load or {}, policy.min_level)
+    ranking = rank(rules, system, now, load or {}, policy.min_level, away)
     mode: NotifyMode = getattr(policy.notify, word)
     action, page_at, rungs = _plan(mode, ranking, policy, rules, now)
     chosen = {engineer for rung in rungs for engineer in rung}

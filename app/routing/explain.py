@@ -1,7 +1,7 @@
 """Why each engineer was (or was not) chosen, as short texts a page or the CLI can show."""
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from pydantic import ConfigDict, with_config
 
@@ -44,7 +44,7 @@ def explain(ranking: Ranking, chosen: set[str], context: Context) -> list[Reason
         Reason(c.engineer, c.engineer in chosen, _text(c, ranking, context.system, labels))
         for c in ranking.ordered
     ]
-    reasons += [Reason(c.engineer, False, f"{AWAY}{c.away_until}") for c in ranking.away]
+    reasons += [Reason(c.engineer, False, f"{AWAY}{_until(c.away_until)}") for c in ranking.away]
     reasons += [
         Reason(c.engineer, False, f"level {c.best} < min_level {ranking.min_level}")
         for c in ranking.below
@@ -84,3 +84,8 @@ def _text(
             label = labels[zone] = local_label(candidate.local)
         base += f"; outside working hours ({label})"
     return base
+
+
+def _until(moment: date | None) -> str:
+    # A run-time absence ends at a local time; one from the YAML on a (last) day.
+    return f"{moment:%Y-%m-%d %H:%M}" if isinstance(moment, datetime) else str(moment)

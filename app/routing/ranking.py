@@ -8,7 +8,7 @@ only what depends on `now` and the load is computed here, each time zone's wall 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from app.routing.rules import Rules, SkillHolder
@@ -45,10 +45,18 @@ class Ranking:
 
 
 def rank(
-    rules: Rules, system: str | None, now: datetime, load: Mapping[str, int], min_level: int
+    rules: Rules,
+    system: str | None,
+    now: datetime,
+    load: Mapping[str, int],
+    min_level: int,
+    away: Mapping[str, datetime] | None = None,
 ) -> Ranking:
-    """Steps 1-3: experts, then level sums; away removed (with fallback); in-hours first."""
-    candidate = _People(rules, now, load).candidate
+    """Steps 1-3: experts, then level sums; away removed (with fallback); in-hours first.
+
+    `away` holds absences set at run time (`away 3d` by SMS): engineer → when they end.
+    """
+    candidate = _People(rules, now, load, away or {}).candidate
     if system is None:  # unrouted: the lead is the only candidate
         lead = candidate(SkillHolder(rules.lead, (), 0, 0, ""), False)
         return _finish([lead], [], min_level, fallback=False)
@@ -69,12 +77,15 @@ def rank(
 class _People:
     """Builds the candidates of one decision; each zone's wall clock is computed only once."""
 
-    __slots__ = ("_clocks", "_load", "_now", "_schedules")
+    __slots__ = ("_away", "_clocks", "_load", "_now", "_schedules")
 
-    def __init__(self, rules: Rules, now: datetime, load: Mapping[str, int]) -> None:
+    def __init__(
+        self, rules: Rules, now: datetime, load: Mapping[str, int], away: Mapping[str, datetime]
+    ) -> None:
         self._schedules = rules.compiled.schedules
         self._now = now
         self._load = load
+        self._away = away
         self._clocks: dict[ZoneInfo, tuple[datetime, int]] = {}
 
     def candidate(self, holder: SkillHolder, expert: bool) -> Candidate:
@@ -92,10 +103,17 @@ class _People:
             holder.text,
             holder.best,
             self._load.get(engineer_id, 0) if self._load else 0,
-            away_until(schedule.away, local.date()) if schedule.away else None,
+            self._away_until(engineer_id, schedule.away, local),
             mask is None or mask[minute] == 1,
             local,
         )
+
+    def _away_until(self, engineer_id: str, ranges: Any, local: datetime) -> date | None:
+        # A run-time absence (a datetime, shown in the engineer's zone) wins over the YAML dates.
+        until = self._away.get(engineer_id)
+        if until is not None and until > self._now:
+            return until.astimezone(local.tzinfo).replace(second=0, microsecond=0, tzinfo=None)
+        return away_until(ranges, local.date()) if ranges else None
 
 
 def _finish(

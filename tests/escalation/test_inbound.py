@@ -170,12 +170,19 @@ async def test_stop_turns_sms_off_and_tells_the_lead_start_turns_it_on(
     assert [p["engineer"] for p in (await detail(app, fourth))["pages"]] == ["bo"]
 
 
-async def test_away_and_back_are_confirmed(app: RunningApp) -> None:
+async def test_away_routes_around_the_engineer_until_back(app: RunningApp) -> None:
     assert (
         await sms(app, BO, "away 3d")
         == "You are away until Sat 2026-11-28 10:00 UTC. Reply back to return."
     )
+    while_away = await detail(app, await fire(app, "db", "db-down"))
+    assert while_away["decision"]["steps"][0]["engineers"] == ["carl"]
+    reasons = {r["engineer"]: r["text"] for r in while_away["decision"]["reasons"]}
+    assert reasons["bo"] == "away until 2026-11-28 10:00"
+    await sms(app, CARL, "rr")
     assert await sms(app, BO, "back") == "Welcome back - you get pages again."
+    after = await detail(app, await fire(app, "db", "db-again"))
+    assert after["decision"]["steps"][0]["engineers"] == ["bo"]
 
 
 async def test_mute_silences_the_system_until_it_ends(
