@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
-from app.escalation.service import notify_resolved
+from app.escalation.resolution import notify_resolved
 from app.escalation.tick import away_overrides
 from app.escalation.timeline import record_event
 from app.ingest.base import SEVERITY_RANK, Severity

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.escalation import service
+from app.escalation.mute import mute
 from app.escalation.service import Actor, Outcome
 from app.paging.base import PageKind
 from app.paging.replies import (
@@ -131,7 +132,7 @@ def _act(
             conn, incident_id, actor=actor, minutes=minutes, now=now, note=note
         )
     else:  # Command.MUTE
-        outcome = service.mute(
+        outcome = mute(
             conn, incident_id, actor=actor, duration=reply.duration, rules=context.rules, now=now
         )
     if outcome.refused:

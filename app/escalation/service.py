@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.errors import NotFound
 from app.escalation.outbox import page_rows
-from app.escalation.silences import Matcher, create_silence
+from app.escalation.resolution import notify_resolved
 from app.escalation.tick import unhealthy_channels, view_of
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
@@ -70,7 +70,7 @@ def acknowledge(
     """Stop paging; the owner is reminded after `ack_reminder`."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return _refused(
+        return refused(
             incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
         )
     reminder = rules.policy_for(_system(rules, incident)).ack_reminder
@@ -78,7 +78,7 @@ def acknowledge(
     if incident.state == "acknowledged":
         if not flags.pop("reminded_at", None):
             return Outcome(incident.id, incident.state, changed=False)
-        _update(conn, incident.id, flags=flags, next_action_at=now + reminder)
+        update_incident(conn, incident.id, flags=flags, next_action_at=now + reminder)
         record_event(
             conn,
             incident.id,
@@ -89,7 +89,7 @@ def acknowledge(
             note=note,
         )
         return Outcome(incident.id, "acknowledged", changed=True)
-    _update(
+    update_incident(
         conn,
         incident.id,
         state="acknowledged",
@@ -98,7 +98,7 @@ def acknowledge(
         next_action_at=now + reminder,
         flags=flags,
     )
-    _cancel_pending_pages(conn, incident.id)
+    cancel_pending_pages(conn, incident.id)
     record_event(
         conn,
         incident.id,
@@ -125,7 +125,7 @@ def resolve(
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
         return Outcome(incident.id, incident.state, changed=False)
-    _update(
+    update_incident(
         conn,
         incident.id,
         state="resolved",
@@ -133,7 +133,7 @@ def resolve(
         resolved_by=actor.engineer,
         next_action_at=None,
     )
-    _cancel_pending_pages(conn, incident.id)
+    cancel_pending_pages(conn, incident.id)
     record_event(
         conn,
         incident.id,
@@ -158,13 +158,13 @@ def escalate(
     """Page the next step now (an acknowledged incident goes back to triggered first)."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return _refused(
+        return refused(
             incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
         )
     values: dict[str, Any] = {"state": "triggered", "next_action_at": now}
     if incident.state != "triggered":
         values |= {"cycle": incident.cycle + 1, "acknowledged_at": None, "acknowledged_by": None}
-    _update(conn, incident.id, **values)
+    update_incident(conn, incident.id, **values)
     record_event(
         conn,
         incident.id,
@@ -189,11 +189,13 @@ def snooze(
     """Quiet for `minutes`, then triggered again in a new cycle."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return _refused(
+        return refused(
             incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
         )
-    _update(conn, incident.id, state="snoozed", next_action_at=now + timedelta(minutes=minutes))
-    _cancel_pending_pages(conn, incident.id)
+    update_incident(
+        conn, incident.id, state="snoozed", next_action_at=now + timedelta(minutes=minutes)
+    )
+    cancel_pending_pages(conn, incident.id)
     record_event(
         conn,
         incident.id,
@@ -220,14 +222,14 @@ def hand_over(
     """Page `to` now ("from anna"); if they do not act, the ladder starts again after them."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return _refused(
+        return refused(
             incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
         )
     if to not in rules.engineers:
-        return _refused(incident, f"unknown engineer {to!r}")
+        return refused(incident, f"unknown engineer {to!r}")
     cycle = incident.cycle + 1
     timeout = int(incident.decision.get("ack_timeout_s", 300))
-    _update(
+    update_incident(
         conn,
         incident.id,
         state="triggered",
@@ -238,7 +240,7 @@ def hand_over(
         acknowledged_by=None,
         next_action_at=now + timedelta(seconds=timeout),
     )
-    _cancel_pending_pages(conn, incident.id)
+    cancel_pending_pages(conn, incident.id)
     rows = page_rows(
         rules,
         view_of(conn, load_incident(conn, incident.id)),
@@ -264,107 +266,21 @@ def hand_over(
     return Outcome(incident.id, "triggered", changed=True, paged=paged)
 
 
-def mute(
-    conn: Connection,
-    incident_id: int,
-    *,
-    actor: Actor,
-    duration: timedelta | None,
-    rules: Rules,
-    now: datetime,
-) -> Outcome:
-    """Silence the incident's system (or, unrouted, its group labels) for `duration`."""
-    incident = load_incident(conn, incident_id)
-    if incident.state == "resolved":
-        return _refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
-    span = duration or timedelta(hours=1)
-    create_silence(
-        conn,
-        matchers=_mute_matchers(conn, incident, rules),
-        starts_at=now,
-        ends_at=now + span,
-        created_by=actor.engineer,
-        comment=f"muted from #{incident.id} via {actor.channel}",
-        now=now,
-    )
-    _cancel_pending_pages(conn, incident.id)
-    if incident.state == "triggered":
-        _update(conn, incident.id, next_action_at=now)  # the tick holds it until the silence ends
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="muted",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=f"for {span}",
-    )
-    return Outcome(incident.id, incident.state, changed=True)
-
-
-def _mute_matchers(conn: Connection, incident: Any, rules: Rules) -> list[Matcher]:
-    if incident.system:
-        return [Matcher(name="system", value=incident.system)]
-    labels = (
-        conn.execute(
-            select(_alerts.c.labels)
-            .where(_alerts.c.incident_id == incident.id)
-            .order_by(_alerts.c.id)
-            .limit(1)
-        ).scalar()
-        or {}
-    )
-    return [Matcher(name=key, value=labels.get(key, "")) for key in rules.policy.group_by]
-
-
-def notify_resolved(
-    conn: Connection, incident_id: int, *, rules: Rules, now: datetime, public_url: str
-) -> int:
-    """A resolved note to every engineer who was paged (their Slack message is updated)."""
-    paged = (
-        conn.execute(
-            select(_pages.c.engineer)
-            .where(
-                _pages.c.incident_id == incident_id,
-                _pages.c.kind.in_((PageKind.PAGE.value, PageKind.BUNDLE.value)),
-                _pages.c.status.in_(("sent", "delivered")),
-            )
-            .distinct()
-        )
-        .scalars()
-        .all()
-    )
-    if not paged:
-        return 0
-    incident = load_incident(conn, incident_id)
-    rows = page_rows(
-        rules,
-        view_of(conn, incident),
-        sorted(paged),
-        kind=PageKind.RESOLVED_NOTE,
-        position=(incident.cycle, 0, 0),
-        now=now,
-        public_url=public_url,
-        unhealthy=unhealthy_channels(conn),
-    )
-    return len(insert_ignore(conn, _pages, rows))
-
-
 def _system(rules: Rules, incident: Any) -> str | None:
     return incident.system if incident.system in rules.systems else None
 
 
-def _refused(incident: Any, why: str) -> Outcome:
+def refused(incident: Any, why: str) -> Outcome:
+    """An outcome that did nothing, saying why."""
     return Outcome(incident.id, incident.state, changed=False, refused=why)
 
 
-def _update(conn: Connection, incident_id: int, **values: Any) -> None:
+def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
+    """Set columns of one incident."""
     conn.execute(update(_incidents).where(_incidents.c.id == incident_id).values(**values))
 
 
-def _cancel_pending_pages(conn: Connection, incident_id: int) -> None:
+def cancel_pending_pages(conn: Connection, incident_id: int) -> None:
     """Nobody is paged after an ack: drop pages not yet handed to a provider."""
     conn.execute(
         update(_pages)

@@ -178,3 +178,28 @@ async def test_throttle_bundles_ten_pages_into_few_sms_and_skips_acked(
         statuses = {p["channel"]: p["status"] for p in await pages(app, acked)}
         assert statuses["sms"] == "cancelled"
         assert len(slack_fake.messages) == 10
+
+
+async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
+    app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
+) -> None:
+    incident_id = await fire(app, "disk", alertname="DiskFull")  # → anna, SMS and Slack
+    [dm] = slack_fake.messages
+    resolved = await app.client.post(
+        f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
+    )
+    assert resolved.json()["state"] == "resolved"
+    await app.services.escalation.settle()
+    await advance(app, clock, 1)
+    assert [m.body.split("]")[0] for m in sms_to(twilio_fake, ANNA)] == [
+        f"[CRIT #{incident_id}",
+        f"[RESOLVED #{incident_id}",
+    ]
+    assert len(slack_fake.messages) == 1  # no second DM: the page's message was updated
+    updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
+    assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
+    notes = [p for p in await pages(app, incident_id) if p["kind"] == "resolved-note"]
+    assert sorted((p["channel"], p["status"]) for p in notes) == [
+        ("slack", "sent"),
+        ("sms", "sent"),
+    ]
