@@ -1,8 +1,9 @@
 """The real service as a subprocess on a free loopback port, for end-to-end tests.
 
-`ServerProcess` owns one `skillpager serve` process on a SQLite file of its own: it migrates the
-file, starts the server, waits for `/readyz`, and can SIGKILL and restart it on the same file (and
-port). The process log goes to a file next to the database; start failures quote its tail.
+`ServerProcess` owns one `skillpager serve` process on a SQLite file of its own (or on a given
+database URL, e.g. a PostgreSQL database shared by several replicas): it migrates the database,
+starts the server, waits for `/readyz`, and can SIGKILL and restart it on the same database (and
+port). The process log goes to a file in its directory; start failures quote its tail.
 Always stop it in a finalizer: `with ServerProcess(tmp_path) as server: ...` does that.
 """
 
@@ -40,7 +41,12 @@ class ServerStartFailed(RuntimeError):
 
 
 class ServerProcess:
-    """One `skillpager serve` subprocess on `directory/skillpager.db`, bound to 127.0.0.1."""
+    """One `skillpager serve` subprocess on `directory/skillpager.db`, bound to 127.0.0.1.
+
+    `database_url` replaces the SQLite file (the database is still migrated before the first
+    start; migrating a database already at head changes nothing). `env` adds or overrides
+    SKILLPAGER_* settings; `update_env` changes them for the next start.
+    """
 
     def __init__(
         self,
@@ -49,9 +55,11 @@ class ServerProcess:
         webhook_token: str = WEBHOOK_TOKEN,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.directory = directory
         self.database_path = directory / "skillpager.db"
+        self._database_url = database_url
         self.log_path = directory / "server.log"
         self.webhook_token = webhook_token
         self.port = port or free_port()
@@ -66,8 +74,8 @@ class ServerProcess:
 
     @property
     def database_url(self) -> str:
-        """The SQLite URL the server uses."""
-        return f"sqlite+aiosqlite:///{self.database_path}"
+        """The database URL the server uses (its own SQLite file unless one was given)."""
+        return self._database_url or f"sqlite+aiosqlite:///{self.database_path}"
 
     @property
     def pid(self) -> int:
@@ -98,6 +106,27 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         self._wait_ready(timeout_s)
+
+    def update_env(self, values: dict[str, str | None]) -> None:
+        """Set (or, with None, remove) extra environment variables for the next start."""
+        for name, value in values.items():
+            if value is None:
+                self._extra_env.pop(name, None)
+            else:
+                self._extra_env[name] = value
+
+    def wait_exit(self, *, timeout_s: float = 20.0) -> int:
+        """Wait for the server to exit by itself (a crash test) and return its exit code."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        try:
+            code = self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"server still running after {timeout_s}s:\n{self.log_tail()}"
+            ) from None
+        self._process = None
+        return code
 
     def kill(self) -> None:
         """SIGKILL the server (no shutdown, no flush) and reap it."""
