@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -24,6 +23,7 @@ from app.metrics import Metrics
 from app.store.alert_rows import AlertRow, AppliedEvent, apply_events, flush_rows
 from app.store.database import Database
 from app.store.tables import Base
+from app.store.upsert import insert_returning_ids
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +192,9 @@ class Writer:
 
 
 def _insert_raw_events(conn: Connection, submissions: list[Submission], now: datetime) -> list[int]:
-    result = conn.execute(
-        insert(_raw_events).returning(_raw_events.c.id, sort_by_parameter_order=True),
+    return insert_returning_ids(
+        conn,
+        _raw_events,
         [
             {
                 "source": s.source,
@@ -205,7 +206,6 @@ def _insert_raw_events(conn: Connection, submissions: list[Submission], now: dat
             for s in submissions
         ],
     )
-    return list(result.scalars().all())
 
 
 def _results(raw_ids: list[int], applied: list[AppliedEvent]) -> list[WriteResult]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from app.clock import as_utc
 from app.ingest.base import AlertStatus, ParsedAlert
 from app.store.tables import Base
+from app.store.upsert import insert_returning_ids
 
 _CHUNK = 500  # keys per IN (...) query, well under every driver's parameter limit
 _alerts = Base.metadata.tables["alerts"]
@@ -215,11 +216,8 @@ def flush_rows(conn: Connection, rows: Iterable[AlertRow]) -> None:
     new = [row for row in unique if row.id is None]
     changed = [row for row in unique if row.id is not None and row.dirty]
     if new:
-        result = conn.execute(
-            insert(_alerts).returning(_alerts.c.id, sort_by_parameter_order=True),
-            [row.values() for row in new],
-        )
-        for row, new_id in zip(new, result.scalars().all(), strict=True):
+        ids = insert_returning_ids(conn, _alerts, [row.values() for row in new])
+        for row, new_id in zip(new, ids, strict=True):
             row.id = new_id
     if changed:
         statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -33,3 +33,28 @@ def claim(query: Select[Any], conn: Connection, *, of: Table | None = None) -> S
     if conn.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True, of=of)
     return query
+
+
+def insert_returning_ids(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert rows and return their new ids, in row order.
+
+    On SQLite the transaction holds the write lock (BEGIN IMMEDIATE), so the ids are simply the
+    next ones after the current maximum and one executemany does it all; INSERT … RETURNING
+    with guaranteed order costs SQLAlchemy one statement per row there. PostgreSQL returns
+    them in order from batched statements.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return list(result.scalars().all())
+    first = (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+    ids = list(range(first, first + len(rows)))
+    conn.execute(
+        insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)]
+    )
+    return ids
