@@ -32,7 +32,7 @@ run: $(STAMP)
 	echo "       -H 'Content-Type: application/json' -d '{\"summary\": \"disk full on db-1\", \"severity\": \"critical\", \"labels\": {\"service\": \"payments-db\"}}'"; \
 	echo "read it back with an engineer token:  $(BIN)/skillpager token create --engineer anna"; \
 	echo; \
-	SKILLPAGER_WEBHOOK_TOKEN="$$token" exec $(BIN)/skillpager serve --port $(PORT)
+	SKILLPAGER_WEBHOOK_TOKEN="$$token" SKILLPAGER_PORT=$(PORT) exec $(BIN)/skillpager serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.routing.timespec import parse_duration
@@ -31,7 +32,8 @@ class Settings(BaseSettings):
     # How often RULES_DIR is checked for edits (an extension of §4).
     rules_poll_s: float = Field(2.0, gt=0)
     webhook_token: SecretStr | None = None
-    public_url: str = "http://127.0.0.1:8080"
+    # Where people and providers reach us; default: http://{host}:{port}.
+    public_url: str = ""
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     session_secret: SecretStr | None = None
     retention_days: int = Field(30, gt=0)
@@ -59,6 +61,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_public_url(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("public_url"):
+            host = values.get("host") or "127.0.0.1"
+            values = {**values, "public_url": f"http://{host}:{values.get('port') or 8080}"}
+        return values
 
     @field_validator("public_url", "twilio_api_url", "slack_api_url")
     @classmethod

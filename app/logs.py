@@ -51,3 +51,5 @@ def configure_logging(style: str = "auto", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler logs every one-second tick at INFO; only its problems are worth a line.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
