@@ -151,7 +151,7 @@ def _parse_iso(text: str, field_path: str) -> datetime:
     if "." in normalised:
         # Python takes at most 6 fractional digits; Go sends 9, .NET 7.
         head, _, rest = normalised.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         offset = rest[len(digits) :]
         normalised = f"{head}.{digits[:6].ljust(6, '0')}{offset}"
     try:
@@ -160,4 +160,7 @@ def _parse_iso(text: str, field_path: str) -> datetime:
         raise SchemaError(field_path, f"not a timestamp: {text[:40]!r}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:30:00+01:00 is before year 1 in UTC
+        raise SchemaError(field_path, "timestamp out of range") from exc

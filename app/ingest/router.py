@@ -6,7 +6,6 @@ import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from app.errors import NotFound, TooLarge
 from app.ingest.base import ParseError, SchemaError
@@ -14,7 +13,6 @@ from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
 from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
-from app.store.tables import RawEvent
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -94,27 +92,18 @@ async def _store(
     source: str, request: Request, body: bytes, received: Received, services: Services
 ) -> JSONResponse:
     outcome = received.outcome
-    if received.delivery_id and await _already_stored(services, source, received.delivery_id):
-        # A provider redelivery (e.g. SNS retrying a MessageId we committed): nothing new.
-        return JSONResponse({"alerts": [], "incidents": [], "duplicate": True}, 202)
     if outcome.truncated:
         services.metrics.truncated_alerts.inc(outcome.truncated)
     submission = Submission(
         source, body, kept_headers(request), outcome.alerts, received.delivery_id
     )
     result = await services.writer.submit(submission)
+    await services.heartbeats.monitor.beat_from(source, outcome.alerts)  # Watchdog beats
+    if result.duplicate:
+        # A provider redelivery (e.g. SNS retrying a MessageId we committed): nothing new.
+        return JSONResponse({"alerts": [], "incidents": [], "duplicate": True}, 202)
     for alert in outcome.alerts:
         services.metrics.alerts_received.labels(source, alert.status.value).inc()
     if received.answer is not None:
         return received.answer(result)
     return JSONResponse({"alerts": result.alert_ids, "incidents": result.incident_ids}, 202)
-
-
-async def _already_stored(services: Services, source: str, delivery_id: str) -> bool:
-    async with services.engine.connect() as conn:
-        found = await conn.execute(
-            select(RawEvent.id)
-            .where(RawEvent.source == source, RawEvent.delivery_id == delivery_id)
-            .limit(1)
-        )
-        return found.first() is not None

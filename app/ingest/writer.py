@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -63,6 +64,8 @@ class WriteResult:
     raw_event_id: int
     alert_ids: list[int]
     incident_ids: list[int]
+    # A provider redelivery (same delivery id) of a message already stored: nothing new.
+    duplicate: bool = False
 
 
 @dataclass(slots=True)
@@ -161,10 +164,13 @@ class Writer:
         self, conn: Connection, submissions: list[Submission], now: datetime
     ) -> tuple[list[WriteResult], set[int]]:
         """Apply submissions inside `conn`'s transaction; results, and incidents with work due."""
-        raw_ids = _insert_raw_events(conn, submissions, now)
+        stored = _stored_deliveries(conn, submissions)
+        fresh = _first_copies(submissions, stored)
+        raw_ids = _insert_raw_events(conn, fresh, now)
+        stored |= {_delivery(s): r for s, r in zip(fresh, raw_ids, strict=True) if s.delivery_id}
         events = [
             (alert, raw_id)
-            for submission, raw_id in zip(submissions, raw_ids, strict=True)
+            for submission, raw_id in zip(fresh, raw_ids, strict=True)
             for alert in submission.alerts
         ]
         applied = apply_events(conn, events, now=now)
@@ -175,7 +181,11 @@ class Writer:
         flush_rows(conn, rows)
         if self._incident_hook is not None:
             opened |= self._incident_hook.resolve_cleared(conn, rows, now)
-        return _results(raw_ids, applied), opened
+        results = dict(zip(map(id, fresh), _results(raw_ids, applied), strict=True))
+        return [
+            results.get(id(s)) or WriteResult(stored[_delivery(s)], [], [], duplicate=True)
+            for s in submissions
+        ], opened
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
         unavailable = isinstance(exc, OperationalError | DBAPIError | OSError)
@@ -189,6 +199,40 @@ class Writer:
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(error)
+
+
+def _delivery(submission: Submission) -> tuple[str, str] | None:
+    return (submission.source, submission.delivery_id) if submission.delivery_id else None
+
+
+def _first_copies(
+    submissions: list[Submission], stored: dict[tuple[str, str] | None, int]
+) -> list[Submission]:
+    """Submissions to write: all but redeliveries of stored ones or of an earlier one here."""
+    seen = set(stored)
+    fresh = []
+    for submission in submissions:
+        key = _delivery(submission)
+        if key is None or key not in seen:
+            fresh.append(submission)
+            seen.add(key)
+    return fresh
+
+
+def _stored_deliveries(
+    conn: Connection, submissions: list[Submission]
+) -> dict[tuple[str, str] | None, int]:
+    """Deliveries already stored: (source, delivery id) → raw event id."""
+    wanted = [key for key in map(_delivery, submissions) if key is not None]
+    if not wanted:
+        return {}
+    found = conn.execute(
+        select(_raw_events.c.source, _raw_events.c.delivery_id, _raw_events.c.id).where(
+            _raw_events.c.delivery_id.in_([delivery for _, delivery in wanted])
+        )
+    ).all()
+    stored: dict[tuple[str, str] | None, int] = {(r.source, r.delivery_id): r.id for r in found}
+    return stored
 
 
 def _insert_raw_events(conn: Connection, submissions: list[Submission], now: datetime) -> list[int]:

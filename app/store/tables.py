@@ -45,14 +45,24 @@ class RawEvent(Base):
     """The exact bytes a monitor sent, for audit and replay."""
 
     __tablename__ = "raw_events"
+    __table_args__ = (
+        Index(
+            "uq_raw_events_delivery",
+            "source",
+            "delivery_id",
+            unique=True,
+            sqlite_where=text("delivery_id IS NOT NULL"),
+            postgresql_where=text("delivery_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(index=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict[str, Any]]
-    # Provider delivery id (e.g. SNS MessageId) so redeliveries are recognised.
-    delivery_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Provider delivery id (e.g. SNS MessageId): a redelivery is stored once (unique index).
+    delivery_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class Alert(Base):
@@ -243,3 +253,58 @@ class Silence(Base):
     comment: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     expired_at: Mapped[datetime | None]
+
+
+class NoteVisibility(Base):
+    """Who may read a timeline note (an incident event of kind "note"): internal or shared.
+
+    A note without a row here is internal: customers see only notes marked shared.
+    """
+
+    __tablename__ = "note_visibility"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("incident_events.id"), primary_key=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+
+
+class SignInCode(Base):
+    """A one-time dashboard sign-in code sent by SMS, kept as a keyed hash until it expires."""
+
+    __tablename__ = "sign_in_codes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    engineer: Mapped[str] = mapped_column(String(100), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]
+
+
+class Heartbeat(Base):
+    """A skills-map heartbeat: when it last beat, and whether its missed-beat alert fires."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    system: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # ok | late
+    last_beat_at: Mapped[datetime | None]
+    # When the heartbeat first appeared in the rules: the start of the wait for its first beat.
+    watched_since: Mapped[datetime]
+    late_at: Mapped[datetime | None]
+
+
+class ProviderHealth(Base):
+    """A paging channel's current run of provider-side failures (config errors, 5xx)."""
+
+    __tablename__ = "provider_health"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failing_since: Mapped[datetime]
+    last_failure_at: Mapped[datetime]
+    # The newest failed page: a page after it that was sent means the provider works again.
+    last_page_id: Mapped[int] = mapped_column(Id)
+    last_error: Mapped[str] = mapped_column(Text)
+    config_error: Mapped[bool]
+    raised_at: Mapped[datetime | None]
