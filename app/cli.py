@@ -172,8 +172,9 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
         kind, subject = TokenKind.CUSTOMER, args.customer
     else:
         kind, subject = TokenKind.WEBHOOK, args.webhook
-        if subject not in (ALL_SOURCES, *PARSERS):
-            print(f"unknown source {subject!r}; known: all, {', '.join(PARSERS)}", file=sys.stderr)
+        known = (*PARSERS, "heartbeat")  # heartbeat: POST /heartbeats/{name} only
+        if subject not in (ALL_SOURCES, *known):
+            print(f"unknown source {subject!r}; known: all, {', '.join(known)}", file=sys.stderr)
             return 2
 
     async def run() -> tuple[int, str]:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     sns_topics: str = ""
     sns_certs_dir: Path | None = None
     grafana_hmac_secret: SecretStr | None = None
+    # Our own dead-man's switch, pinged while the engine runs (an extension of §4).
+    outbound_heartbeat_url: str | None = None
+    outbound_heartbeat_method: str = Field("GET", pattern="^(GET|POST)$")
+    outbound_heartbeat_every_s: float = Field(60.0, gt=0)
     # How long the writer waits for a locked/unavailable database before answering 503.
     db_timeout_s: float = Field(5.0, gt=0)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
@@ -76,6 +80,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("outbound_heartbeat_url")
+    @classmethod
+    def _optional_http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
 
     @field_validator("sms_min_interval")
     @classmethod

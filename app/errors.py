@@ -101,10 +101,11 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
     async def validation_error(_request: Request, exc: Exception) -> Response:
         exc = cast(RequestValidationError, exc)
         on_reject("schema")
-        fields = [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
-        return JSONResponse(
-            error_body("invalid request", exc.errors()[:5]) | {"fields": fields}, 422
-        )
+        errors = exc.errors()
+        fields = [".".join(str(p) for p in err["loc"]) for err in errors]
+        # Only the JSON-safe parts: a validator's own exception in `ctx` is not serialisable.
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:5]]
+        return JSONResponse(error_body("invalid request", detail) | {"fields": fields}, 422)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from app.api import actions, alerts, incidents, ops, rules, slack, twilio
+from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import install_error_handlers
 from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
+from app.heartbeats import router as heartbeat_router
+from app.heartbeats.watch import Watch
 from app.ingest import router as ingest_router
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
@@ -26,6 +28,7 @@ from app.services import Services
 from app.store.database import Database
 from app.store.migrate import schema_is_current
 from app.web.auth import TokenCache
+from app.web.site import install as install_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             yield
         finally:
             await services.rules.stop()
+            await services.heartbeats.stop()
             await services.escalation.stop()
             await services.writer.stop()
             for channel in services.channels.values():
@@ -61,8 +65,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         log.info("request rejected: %s", reason, extra={"reason": reason})
 
     install_error_handlers(app, on_reject)
-    for module in (ingest_router, alerts, incidents, actions, rules, twilio, slack, ops):
+    for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
         app.include_router(module.router)
+    app.include_router(heartbeat_router.router)
+    install_dashboard(app, settings)
     return app
 
 
@@ -86,14 +92,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         throttle=SmsThrottle(settings.sms_interval, settings.sms_per_15min),
         failpoint=settings.active_failpoint(),
     )
-    escalation = EscalationEngine(
-        db,
-        sender,
-        watcher.holder,
-        clock=clock,
-        public_url=settings.public_url,
-        interval_s=settings.tick_interval_s,
-    )
+    http = httpx.AsyncClient(timeout=10, follow_redirects=False)
     writer = Writer(
         db,
         clock=clock,
@@ -102,9 +101,19 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         incident_hook=IncidentDesk(watcher.holder, public_url=settings.public_url),
         on_incidents_opened=lambda _opened: escalation.kick(),
     )
+    heartbeats = Watch(settings, db, writer, watcher.holder, clock=clock, http=http)
+    escalation = EscalationEngine(
+        db,
+        sender,
+        watcher.holder,
+        clock=clock,
+        public_url=settings.public_url,
+        interval_s=settings.tick_interval_s,
+        on_cycle=heartbeats.check,
+    )
     writer.start()
     escalation.start()
-    http = httpx.AsyncClient(timeout=10, follow_redirects=False)
+    heartbeats.start()
     webhook_token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     return Services(
         settings=settings,
@@ -119,4 +128,5 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         sns_certs=SnsCertStore(certs_dir=settings.sns_certs_dir, client=http),
         channels=channels,
         escalation=escalation,
+        heartbeats=heartbeats,
     )

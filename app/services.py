@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clock import Clock
 from app.config import Settings
 from app.escalation.engine import EscalationEngine
+from app.heartbeats.watch import Watch
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
@@ -34,3 +35,4 @@ class Services:
     sns_certs: SnsCertStore
     channels: dict[str, Channel]
     escalation: EscalationEngine
+    heartbeats: Watch

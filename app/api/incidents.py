@@ -45,6 +45,15 @@ def incident_json(incident: Incident, principal: Principal) -> dict[str, Any]:
         "exhausted": bool(flags.get("exhausted")),
         "storm": bool(flags.get("storm")),
         "suppressed": bool(flags.get("suppressed")),
+        # Why it is quiet, and what arrived (storm control): see app/escalation/storm.py.
+        "suppressed_by": flags.get("suppressed_by"),
+        "silenced_until": flags.get("silenced_until"),
+        "maintenance_until": flags.get("maintenance"),
+        "flapping": bool(flags.get("flapping")),
+        "storm_rate": flags.get("storm_rate"),
+        "events": flags.get("events", 0),
+        "distinct_keys": flags.get("keys", 0),
+        "recent_summaries": flags.get("recent", []),
     }
     if principal.kind == TokenKind.ENGINEER:
         body["decision"] = incident.decision

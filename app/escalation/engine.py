@@ -3,6 +3,7 @@ kick it at once. The scheduler is only a ticker: all state is in the database.""
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -31,6 +32,7 @@ class EscalationEngine:
         clock: Clock,
         public_url: str,
         interval_s: float = 1.0,
+        on_cycle: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
         self._sender = sender
@@ -38,6 +40,7 @@ class EscalationEngine:
         self._clock = clock
         self._public_url = public_url
         self._interval_s = interval_s
+        self._on_cycle = on_cycle  # checks that may open incidents (heartbeats) before the tick
         self._lock = asyncio.Lock()
         self._again = False
         self._scheduler: AsyncIOScheduler | None = None
@@ -92,6 +95,8 @@ class EscalationEngine:
     async def _once(self) -> None:
         now = self._clock.now()
         await self._recover(now)
+        if self._on_cycle is not None:
+            await self._on_cycle(now)
         work = partial(run_tick, rules=self._rules.rules, now=now, public_url=self._public_url)
         await self._db.transaction(work)
         # A failed page may queue fallbacks at once, and failing on every channel moves a ladder

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.errors import NotFound
 from app.escalation.outbox import page_rows
+from app.escalation.release import release_dependents
 from app.escalation.resolution import notify_resolved
 from app.escalation.tick import unhealthy_channels, view_of
 from app.escalation.timeline import record_event
@@ -144,6 +145,7 @@ def resolve(
         note=note,
     )
     paged = notify_resolved(conn, incident.id, rules=rules, now=now, public_url=public_url)
+    release_dependents(conn, {incident.id}, rules=rules, now=now)  # the tick pages them
     return Outcome(incident.id, "resolved", changed=True, paged=paged)
 
 

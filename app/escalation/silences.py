@@ -5,9 +5,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -16,6 +17,7 @@ from app.store.tables import Base
 
 _silences = Base.metadata.tables["silences"]
 _alerts = Base.metadata.tables["alerts"]
+_incidents = Base.metadata.tables["incidents"]
 
 
 class Matcher(BaseModel):
@@ -28,12 +30,17 @@ class Matcher(BaseModel):
     isRegex: bool = False
     isEqual: bool = True
 
-    @field_validator("value")
-    @classmethod
-    def _valid_regex(cls, value: str, info: Any) -> str:
-        if info.data.get("isRegex"):
-            re.compile(value)
-        return value
+    @model_validator(mode="after")
+    def _valid_regex(self) -> Self:
+        if self.isRegex:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                # A custom error: its context stays JSON (a ValueError's would not serialise).
+                context = {"value": self.value, "problem": str(exc)}
+                message = "invalid regex {value}: {problem}"
+                raise PydanticCustomError("regex", message, context) from exc
+        return self
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether the label set satisfies this matcher (a missing label counts as "")."""
@@ -158,3 +165,17 @@ def expire_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
         .values(expired_at=now)
     )
     return result.rowcount > 0
+
+
+def release_silenced(conn: Connection, now: datetime) -> int:
+    """Make incidents held by a silence due now (after one was expired early): the tick checks
+    them against the silences left and pages those no longer silenced; returns how many."""
+    held = conn.execute(
+        select(_incidents.c.id, _incidents.c.flags).where(
+            _incidents.c.state == "triggered", _incidents.c.next_action_at > now
+        )
+    ).all()
+    ids = [row.id for row in held if (row.flags or {}).get("silenced_until")]
+    if ids:
+        conn.execute(update(_incidents).where(_incidents.c.id.in_(ids)).values(next_action_at=now))
+    return len(ids)

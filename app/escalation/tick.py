@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.escalation.holds import HoldCheck, hold_if_quiet
 from app.escalation.outbox import IncidentView, page_rows
 from app.escalation.policy import Ladder, plan_step
-from app.escalation.silences import ActiveSilence, active_silences, incident_silenced_until
+from app.escalation.silences import ActiveSilence, active_silences
+from app.escalation.storm import with_storm_note
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
 from app.routing.decision import Action, route
@@ -29,6 +31,7 @@ _alerts = Base.metadata.tables["alerts"]
 _pages = Base.metadata.tables["pages"]
 _states = Base.metadata.tables["engineer_states"]
 _BATCH = 200
+_SUPPRESSION = ("suppressed", "suppressed_by")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,42 +92,27 @@ def _advance(conn: Connection, incident: Any, context: TickContext) -> int:
         incident = _retrigger(conn, incident, context.now, "snooze ended")
     elif incident.state == "acknowledged":
         return _remind_or_retrigger(conn, incident, context)
-    if _hold_if_silenced(conn, incident, context):
+    held, changed = hold_if_quiet(
+        HoldCheck(conn, incident, context.rules, context.now, context.silences)
+    )
+    if held:
         return 0
+    if changed:
+        incident = conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
     if incident.decision.get("action") == Action.WAIT:
         return _route_again(conn, incident, context)
     return _page_step(conn, incident, context)
 
 
-def _hold_if_silenced(conn: Connection, incident: Any, context: TickContext) -> bool:
-    """A silenced incident waits for its silence to end, then pages as if new."""
-    until = incident_silenced_until(conn, incident, context.silences)
-    flags = dict(incident.flags or {})
-    if until is None:
-        if flags.pop("silenced_until", None):
-            conn.execute(
-                update(_incidents).where(_incidents.c.id == incident.id).values(flags=flags)
-            )
-        return False
-    if flags.get("silenced_until") != until.isoformat():
-        flags["silenced_until"] = until.isoformat()
-        record_event(
-            conn, incident.id, context.now, kind="silenced", note=f"until {until.isoformat()}"
-        )
-    conn.execute(
-        update(_incidents)
-        .where(_incidents.c.id == incident.id)
-        .values(flags=flags, next_action_at=until)
-    )
-    return True
-
-
 def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:
     ladder = Ladder.from_decision(incident.decision)
     plan = plan_step(ladder, incident.step_index, incident.round)
+    # Paging now ends a suppression (an escalation by hand pages a suppressed incident).
+    flags = {k: v for k, v in (incident.flags or {}).items() if k not in _SUPPRESSION}
+    view, storm_told = with_storm_note(view_of(conn, incident), flags)
     rows = page_rows(
         context.rules,
-        view_of(conn, incident),
+        view,
         plan.engineers,
         kind=PageKind.PAGE,
         position=(incident.cycle, plan.step, plan.round),
@@ -133,7 +121,8 @@ def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:
         unhealthy=context.unhealthy,
     )
     written = insert_ignore(conn, _pages, rows)
-    flags = dict(incident.flags or {})
+    if storm_told and written:
+        flags["storm_said"] = True
     if plan.exhausted:
         flags["exhausted"] = True
     conn.execute(
@@ -163,7 +152,7 @@ def _route_again(conn: Connection, incident: Any, context: TickContext) -> int:
     if alert is None:
         return 0
     away = away_overrides(conn, context.now)
-    decision = route(context.rules, _routable(alert), context.now, away=away)
+    decision = route(context.rules, routable(alert), context.now, away=away)
     next_at = context.now if decision.action is Action.PAGE else decision.page_at
     conn.execute(
         update(_incidents)
@@ -183,9 +172,10 @@ def _remind_or_retrigger(conn: Connection, incident: Any, context: TickContext) 
     """Ack hygiene: remind the owner once; unconfirmed within ack_timeout, page again."""
     flags = dict(incident.flags or {})
     if flags.get("reminded_at") is None and incident.acknowledged_by:
+        view, storm_told = with_storm_note(view_of(conn, incident), flags)
         rows = page_rows(
             context.rules,
-            view_of(conn, incident),
+            view,
             [incident.acknowledged_by],
             kind=PageKind.REMINDER,
             position=(incident.cycle, -1, flags.get("reminders", 0)),
@@ -197,6 +187,7 @@ def _remind_or_retrigger(conn: Connection, incident: Any, context: TickContext) 
         flags |= {
             "reminded_at": context.now.isoformat(),
             "reminders": flags.get("reminders", 0) + 1,
+            **({"storm_said": True} if storm_told and written else {}),
         }
         timeout = int(incident.decision.get("ack_timeout_s", 300))
         conn.execute(
@@ -253,7 +244,8 @@ def view_of(conn: Connection, incident: Any) -> IncidentView:
     )
 
 
-def _routable(alert: Any) -> AlertRow:
+def routable(alert: Any) -> AlertRow:
+    """An alert row as read from the table, in the shape routing takes."""
     return AlertRow(
         id=alert.id,
         source=alert.source,

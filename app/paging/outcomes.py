@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.escalation.outbox import address_of, fallback_channels
 from app.escalation.timeline import record_event
+from app.heartbeats.providers import note_provider_error
 from app.paging.base import ChannelError
 from app.routing.rules import Rules
 from app.store.tables import Base
@@ -50,6 +51,7 @@ def record_error(
     conn: Connection, page: Any, error: ChannelError, now: datetime, rules: Rules
 ) -> None:
     """Retry a retryable failure later; fail a permanent one (and fall back)."""
+    note_provider_error(conn, channel=page.channel, page_id=page.id, error=error, now=now)
     if error.retryable and page.attempts < MAX_ATTEMPTS:
         conn.execute(
             update(_pages)

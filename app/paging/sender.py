@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from app.clock import Clock, as_utc
 from app.ingest.base import Severity
 from app.paging.base import Channel, ChannelError, Delivery, OutboundPage, PageKind
-from app.paging.outcomes import record_error, record_sent
+from app.paging.outcomes import MAX_ATTEMPTS, record_error, record_sent
 from app.paging.text import BundleItem, bundle_text, slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
@@ -151,18 +151,27 @@ class Sender:
         return jobs
 
     def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[_Job]:
-        """Hold SMS over an engineer's limit; merge those held into one bundle message."""
-        jobs = [_Job(row, _outbound(row)) for row in rows if row.channel != "sms"]
+        """Hold SMS over an engineer's limit; merge held pages into one bundle message.
+
+        Only pages bundle: a reminder or resolved note goes alone when the limit allows, and a
+        sign-in code or test page (asked for by the engineer) is neither held nor merged.
+        """
+        jobs = [_Job(row, _outbound(row)) for row in rows if _unthrottled(row)]
         by_engineer: dict[str, list[Any]] = {}
         for row in rows:
-            if row.channel == "sms":
+            if not _unthrottled(row):
                 by_engineer.setdefault(row.engineer, []).append(row)
         for engineer, sms in by_engineer.items():
             allowed = self._throttle.next_allowed(_recent_sms(conn, engineer, now), now)
             if allowed > now:
                 _set(conn, [r.id for r in sms], next_attempt_at=allowed)
                 continue
-            jobs.append(_bundle(sms))
+            pages = [r for r in sms if r.kind == PageKind.PAGE.value]
+            others = [r for r in sms if r.kind != PageKind.PAGE.value]
+            jobs.append(_bundle(pages) if pages else _Job(others[0], _outbound(others[0])))
+            # What could not go in this SMS waits for the next allowed moment.
+            later = others[1:] if not pages else others
+            _set(conn, [r.id for r in later], next_attempt_at=now + self._throttle.min_interval)
         return jobs
 
     async def _send(self, job: _Job) -> Delivery | ChannelError:
@@ -192,6 +201,10 @@ async def _deliver(channel: Channel, job: _Job) -> Delivery:
         )
         return Delivery(str(target), "updated")
     return await channel.send(job.page)
+
+
+def _unthrottled(row: Any) -> bool:
+    return row.channel != "sms" or row.kind in (PageKind.TEST.value, PageKind.NOTICE.value)
 
 
 def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None) -> OutboundPage:
@@ -266,6 +279,12 @@ def _record(
             # A failed bundle's other pages go back to the queue with it.
             _set(conn, job.bundled, status="pending", provider_id=None)
             record_error(conn, row, result, now, rules)
+        if (row.payload or {}).get("secret") and not _will_retry(result, row):
+            _set(conn, [row.id], text="(secret removed after sending)", payload={"secret": True})
+
+
+def _will_retry(result: Delivery | ChannelError, row: Any) -> bool:
+    return isinstance(result, ChannelError) and result.retryable and row.attempts < MAX_ATTEMPTS
 
 
 def _provider_text(page: OutboundPage) -> str:

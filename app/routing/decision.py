@@ -70,6 +70,16 @@ class Decision(_Frozen):
         return self.model_dump(mode="json")
 
 
+def system_of(rules: Rules, alert: RoutableAlert, view: Mapping[str, str]) -> str | None:
+    """The system an alert is about: the first matching one, except that the alerts skillpager
+    raises itself for a missed heartbeat name theirs (label `system`), matchers or not."""
+    if alert.source == "heartbeat":
+        named = alert.labels.get("system")
+        if named is not None and named in rules.systems:
+            return named
+    return rules.match(view)
+
+
 def route(
     rules: Rules,
     alert: RoutableAlert,
@@ -84,7 +94,7 @@ def route(
     severity = severity_from_word(alert.severity)[0]
     word = severity.value
     view = match_view(alert, word)
-    system = rules.match(view)
+    system = system_of(rules, alert, view)
     policy = rules.policy_for(system)
     ranking = rank(rules, system, now, load or {}, policy.min_level, away)
     mode: NotifyMode = getattr(policy.notify, word)

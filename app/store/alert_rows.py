@@ -215,13 +215,15 @@ def flush_rows(conn: Connection, rows: Iterable[AlertRow]) -> None:
     unique = list({id(row): row for row in rows}.values())
     new = [row for row in unique if row.id is None]
     changed = [row for row in unique if row.id is not None and row.dirty]
+    # Updates first: a key that resolved and fired again within one batch closes its stored
+    # open row here, and only then may its new firing row pass the open-key unique index.
+    if changed:
+        statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))
+        conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
     if new:
         ids = insert_returning_ids(conn, _alerts, [row.values() for row in new])
         for row, new_id in zip(new, ids, strict=True):
             row.id = new_id
-    if changed:
-        statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))
-        conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
     links = [
         {"alert_id": row.id, "raw_event_id": raw_id}
         for row in unique

@@ -1,0 +1,97 @@
+"""One-time sign-in codes: six digits by SMS, stored as a keyed hash, short-lived, few guesses."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from app.paging.base import PageKind
+from app.routing.rules import Rules
+from app.store.tables import Base
+
+CODE_TTL = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+_codes = Base.metadata.tables["sign_in_codes"]
+_pages = Base.metadata.tables["pages"]
+
+
+def code_hash(secret: bytes, engineer: str, code: str) -> str:
+    """The stored form of a code (keyed, so a database dump does not reveal it cheaply)."""
+    return hmac.new(secret, f"{engineer}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_code(
+    conn: Connection, *, rules: Rules, engineer: str, secret: bytes, now: datetime
+) -> bool:
+    """Store a new code and queue its SMS as an outbox notice; False without a phone."""
+    person = rules.engineers.get(engineer)
+    if person is None or person.phone is None:
+        return False
+    code = f"{secrets.randbelow(10**6):06d}"
+    conn.execute(
+        update(_codes)
+        .where(_codes.c.engineer == engineer, _codes.c.used_at.is_(None))
+        .values(used_at=now)  # only the newest code counts
+    )
+    conn.execute(
+        insert(_codes),
+        {
+            "engineer": engineer,
+            "code_hash": code_hash(secret, engineer, code),
+            "created_at": now,
+            "expires_at": now + CODE_TTL,
+            "attempts": 0,
+            "used_at": None,
+        },
+    )
+    conn.execute(insert(_pages), _notice(engineer, person.phone, code, now))
+    return True
+
+
+def _notice(engineer: str, phone: str, code: str, now: datetime) -> dict[str, object]:
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    text = f"skillpager sign-in code: {code} (valid {minutes} min). Did not ask? Ignore this."
+    return {
+        "incident_id": None,
+        "engineer": engineer,
+        "channel": "sms",
+        "address": phone,
+        "kind": PageKind.NOTICE.value,
+        "cycle": 0,
+        "step": 0,
+        "round": 0,
+        "text": text,
+        # `secret`: the sender blanks the code from the outbox once it has gone (or failed).
+        "payload": {"title": "skillpager sign-in code", "summary": text, "secret": True},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def verify_code(
+    conn: Connection, *, engineer: str, code: str, secret: bytes, now: datetime
+) -> bool:
+    """Check a code against the engineer's newest live one; every guess counts, a hit uses it."""
+    row = conn.execute(
+        select(_codes)
+        .where(
+            _codes.c.engineer == engineer,
+            _codes.c.used_at.is_(None),
+            _codes.c.expires_at > now,
+        )
+        .order_by(_codes.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.attempts >= MAX_ATTEMPTS:
+        return False
+    good = hmac.compare_digest(row.code_hash, code_hash(secret, engineer, code.strip()))
+    values: dict[str, object] = {"attempts": row.attempts + 1}
+    if good:
+        values["used_at"] = now
+    conn.execute(update(_codes).where(_codes.c.id == row.id).values(**values))
+    return good

@@ -1,0 +1,124 @@
+"""People: who is reachable per skill, open incidents, channel health, away toggle, test pages,
+and the coverage gaps of the next seven days."""
+
+from datetime import timedelta
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.escalation.outbox import address_of, channels_for
+from app.paging.base import PageKind
+from app.paging.text import contact_test_text
+from app.routing.coverage import coverage
+from app.routing.rules import Rules
+from app.store.tables import Base, EngineerState
+from app.store.upsert import insert_ignore
+from app.web import queries
+from app.web.access import Viewer, WebError, services_of, team, team_form
+from app.web.people_view import by_skill, people
+from app.web.render import page
+
+router = APIRouter(include_in_schema=False)
+TeamDep = Annotated[Viewer, Depends(team)]
+_states = Base.metadata.tables["engineer_states"]
+_pages = Base.metadata.tables["pages"]
+AWAY_CHOICES = {"0": None, "4": 4, "12": 12, "24": 24, "72": 72, "168": 168}
+
+
+@router.get("/people", response_class=HTMLResponse)
+async def people_page(request: Request, who: TeamDep) -> HTMLResponse:
+    """Reachability per skill and per engineer, and coverage gaps ahead."""
+    services = services_of(request)
+    rules, now = services.rules.holder.rules, services.clock.now()
+    async with AsyncSession(services.engine) as session:
+        cards = await queries.open_cards(session, who.require(), rules)
+        states = {s.engineer: s for s in await session.scalars(select(EngineerState))}
+    everyone = people(rules, now, states, cards)
+    report = coverage(rules, now, 7)
+    context: dict[str, Any] = {
+        "people": everyone,
+        "skills": by_skill(rules, everyone),
+        "coverage": report,
+        "gaps": [s for s in report.systems if s.nobody_present or s.nobody_in_hours],
+        "away_choices": [c for c in AWAY_CHOICES if c != "0"],
+    }
+    return await page(request, "people.html", who, title="People", nav="people", **context)
+
+
+@router.post("/people/{engineer}/away")
+async def set_away(request: Request, engineer: str) -> Response:
+    """Mark an engineer away for some hours (0: back now)."""
+    _who, form = await team_form(request)
+    services = services_of(request)
+    _known(services.rules.holder.rules, engineer)
+    choice = form.get("hours", "0")
+    if choice not in AWAY_CHOICES:
+        raise WebError(422, "Pick how long to be away.")
+    hours = AWAY_CHOICES[choice]
+    now = services.clock.now()
+    until = None if hours is None else now + timedelta(hours=hours)
+    await services.db.transaction(partial(_set_away, engineer=engineer, until=until, now=now))
+    return RedirectResponse(f"/people#person-{engineer}", 303)
+
+
+def _set_away(conn: Connection, *, engineer: str, until: Any, now: Any) -> None:
+    insert_ignore(conn, _states, [{"engineer": engineer, "updated_at": now}])
+    conn.execute(
+        update(_states)
+        .where(_states.c.engineer == engineer)
+        .values(away_until=until, updated_at=now)
+    )
+
+
+@router.post("/people/{engineer}/test-page")
+async def test_page(request: Request, engineer: str) -> Response:
+    """Send a harmless test page on each of the engineer's channels, through the outbox."""
+    await team_form(request)
+    services = services_of(request)
+    rules = services.rules.holder.rules
+    _known(rules, engineer)
+    rows = _test_rows(rules, engineer, services.clock.now())
+    if not rows:
+        raise WebError(409, f"{engineer} has no contact to test.")
+    await services.db.transaction(lambda conn: insert_ignore(conn, _pages, rows))
+    services.escalation.kick()
+    return RedirectResponse(f"/people#person-{engineer}", 303)
+
+
+def _known(rules: Rules, engineer: str) -> None:
+    if engineer not in rules.engineers:
+        raise WebError(404, f"No engineer {engineer!r} in the skills map.")
+
+
+def _test_rows(rules: Rules, engineer: str, now: Any) -> list[dict[str, Any]]:
+    person = rules.engineers[engineer]
+    rows = []
+    for channel in channels_for(person, ()):
+        address = address_of(person, channel)
+        if address is None:
+            continue
+        text = contact_test_text(engineer_name=person.name or engineer, channel=channel.value)
+        rows.append(
+            {
+                "incident_id": None,
+                "engineer": engineer,
+                "channel": channel.value,
+                "address": address,
+                "kind": PageKind.TEST.value,
+                "cycle": 0,
+                "step": 0,
+                "round": 0,
+                "text": text,
+                "payload": {"title": "skillpager test page", "summary": text},
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    return rows

@@ -1,0 +1,224 @@
+"""The dashboard's reads, scoped to the viewer in the query itself.
+
+Every function takes the viewer's `Principal`: customers only ever load their own customer's
+incidents, and the fields only the team may see (routing reasons, pages, raw payloads, internal
+notes, runbooks) are never loaded for them, so no template can leak them.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import as_utc
+from app.routing.rules import Rules
+from app.store.tables import (
+    Alert,
+    AlertRawEvent,
+    Incident,
+    IncidentEvent,
+    NoteVisibility,
+    Page,
+    RawEvent,
+)
+from app.store.tokens import Principal, TokenKind
+
+OPEN_STATES = ("triggered", "acknowledged", "snoozed")
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# What a customer's timeline shows (without the events' notes); notes only when shared.
+CUSTOMER_EVENT_KINDS = ("opened", "reopened", "acknowledged", "resolved", "snoozed", "escalated")
+_RAW_LIMIT = 5
+_RAW_BYTES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """One engineer paged in the incident's current cycle (team only)."""
+
+    engineer: str
+    channel: str
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """An incident as a list shows it; team-only fields are empty for customers."""
+
+    incident: Incident
+    badges: tuple[str, ...]
+    runbook: str | None = None
+    paged: tuple[Paged, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One timeline line: what happened, who did it, through which channel."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    channel: str | None
+    text: str | None
+    visibility: str | None = None  # notes: "internal" or "shared"
+
+
+@dataclass(slots=True)
+class Detail:
+    """Everything the incident page shows to this viewer."""
+
+    card: Card
+    alerts: list[Alert]
+    timeline: list[Entry]
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    raw: dict[int, list[str]] = field(default_factory=dict)
+
+
+def is_team(principal: Principal) -> bool:
+    """True for an engineer."""
+    return principal.kind == TokenKind.ENGINEER
+
+
+def visible(principal: Principal) -> Select[Incident]:
+    """Incidents this principal may see: all for the team, their own for a customer."""
+    query = select(Incident)
+    if principal.kind != TokenKind.ENGINEER:
+        query = query.where(Incident.customer == principal.subject)
+    return query
+
+
+def badges(incident: Incident) -> tuple[str, ...]:
+    """The flags worth a badge: storm, suppressed, silenced, maintenance, unrouted, exhausted."""
+    flags = incident.flags or {}
+    shown = [
+        name for name in ("storm", "suppressed", "maintenance", "exhausted") if flags.get(name)
+    ]
+    if flags.get("silenced_until"):
+        shown.append("silenced")
+    if incident.unrouted:
+        shown.append("unrouted")
+    return tuple(shown)
+
+
+async def open_count(session: AsyncSession, principal: Principal) -> int:
+    """How many open incidents this principal sees."""
+    query = visible(principal).where(Incident.state.in_(OPEN_STATES)).subquery()
+    return int(await session.scalar(select(func.count()).select_from(query)) or 0)
+
+
+async def open_cards(session: AsyncSession, principal: Principal, rules: Rules) -> list[Card]:
+    """Open incidents, most severe and oldest first."""
+    found = list(await session.scalars(visible(principal).where(Incident.state.in_(OPEN_STATES))))
+    found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
+    paged = await _paged(session, found) if is_team(principal) else {}
+    return [_card(i, principal, rules, paged.get(i.id, ())) for i in found]
+
+
+def _card(incident: Incident, principal: Principal, rules: Rules, paged: tuple[Paged, ...]) -> Card:
+    if not is_team(principal):
+        return Card(incident, badges(incident))
+    system = rules.systems.get(incident.system or "")
+    return Card(incident, badges(incident), system.runbook if system else None, paged)
+
+
+async def _paged(session: AsyncSession, incidents: list[Incident]) -> dict[int, tuple[Paged, ...]]:
+    cycles = {incident.id: incident.cycle for incident in incidents}
+    if not cycles:
+        return {}
+    rows = await session.scalars(
+        select(Page)
+        .where(Page.incident_id.in_(list(cycles)), Page.kind.in_(("page", "bundle", "reminder")))
+        .order_by(Page.id)
+    )
+    paged: dict[int, list[Paged]] = {}
+    for page in rows:
+        if page.incident_id is not None and page.cycle == cycles[page.incident_id]:
+            at = as_utc(page.sent_at or page.created_at)
+            paged.setdefault(page.incident_id, []).append(
+                Paged(page.engineer, page.channel, page.status, at)
+            )
+    return {key: tuple(value) for key, value in paged.items()}
+
+
+async def find(session: AsyncSession, principal: Principal, incident_id: int) -> Incident | None:
+    """One incident, if this principal may see it."""
+    return await session.scalar(visible(principal).where(Incident.id == incident_id))
+
+
+async def detail(
+    session: AsyncSession, principal: Principal, incident_id: int, rules: Rules
+) -> Detail | None:
+    """The incident page's data, or None when it does not exist for this principal."""
+    incident = await find(session, principal, incident_id)
+    if incident is None:
+        return None
+    paged = await _paged(session, [incident]) if is_team(principal) else {}
+    alerts = list(
+        await session.scalars(
+            select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
+        )
+    )
+    found = Detail(_card(incident, principal, rules, paged.get(incident.id, ())), alerts, [])
+    found.timeline = await timeline(session, principal, incident_id)
+    if is_team(principal):
+        found.decision = dict(incident.decision or {})
+        found.reasons = list(found.decision.get("reasons") or [])
+        found.raw = await _raw_payloads(session, [alert.id for alert in alerts])
+    return found
+
+
+async def timeline(session: AsyncSession, principal: Principal, incident_id: int) -> list[Entry]:
+    """Events (and for the team every page and its delivery status), oldest first."""
+    query = (
+        select(IncidentEvent, NoteVisibility.visibility)
+        .outerjoin(NoteVisibility, NoteVisibility.event_id == IncidentEvent.id)
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.id)
+    )
+    if not is_team(principal):
+        query = query.where(
+            IncidentEvent.kind.in_(CUSTOMER_EVENT_KINDS)
+            | ((IncidentEvent.kind == "note") & (NoteVisibility.visibility == "shared"))
+        )
+    entries = [
+        _entry(event, visibility, principal) for event, visibility in await session.execute(query)
+    ]
+    if is_team(principal):
+        pages = await session.scalars(select(Page).where(Page.incident_id == incident_id))
+        entries += [_page_entry(page) for page in pages]
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def _entry(event: IncidentEvent, visibility: str | None, principal: Principal) -> Entry:
+    note = event.note if is_team(principal) or event.kind == "note" else None
+    shown = (visibility or "internal") if event.kind == "note" else None
+    return Entry(as_utc(event.at), event.kind, event.actor, event.channel, note, shown)
+
+
+def _page_entry(page: Page) -> Entry:
+    status = page.status + (f" ({page.last_error})" if page.last_error else "")
+    if page.delivered_at:
+        status += f", delivered {as_utc(page.delivered_at):%H:%M:%S}"
+    text = f"{page.kind} to {page.engineer} (cycle {page.cycle}, step {page.step}): {status}"
+    return Entry(as_utc(page.created_at), "page", None, page.channel, text)
+
+
+async def _raw_payloads(session: AsyncSession, alert_ids: list[int]) -> dict[int, list[str]]:
+    if not alert_ids:
+        return {}
+    rows = await session.execute(
+        select(AlertRawEvent.alert_id, RawEvent.body)
+        .join(RawEvent, RawEvent.id == AlertRawEvent.raw_event_id)
+        .where(AlertRawEvent.alert_id.in_(alert_ids))
+        .order_by(RawEvent.id.desc())
+    )
+    raw: dict[int, list[str]] = {}
+    for alert_id, body in rows:
+        bodies = raw.setdefault(alert_id, [])
+        if len(bodies) < _RAW_LIMIT:
+            bodies.append(bytes(body[:_RAW_BYTES]).decode("utf-8", "replace"))
+    return raw

@@ -1,0 +1,76 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, for browser tests.
+
+Never downloads a browser: a missing chromium or playwright skips locally and fails under CI.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+
+
+def _missing(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A launched headless Chromium browser."""
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        _missing("chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
+        raise
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def cli(database_url: str, *args: str) -> str:
+    """Run the real `skillpager` CLI on a database; its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLPAGER_")}
+    env |= {
+        "SKILLPAGER_DATABASE_URL": database_url,
+        "SKILLPAGER_RULES_DIR": str(REPO_ROOT / "routing_rules"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a full-page PNG for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
