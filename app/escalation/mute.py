@@ -11,7 +11,7 @@ from app.escalation.service import (
     Outcome,
     cancel_pending_pages,
     load_incident,
-    refused,
+    refused_resolved,
     update_incident,
 )
 from app.escalation.silences import Matcher, create_silence
@@ -34,9 +34,7 @@ def mute(
     """Silence the incident's system (or, unrouted, its group labels) for `duration`."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
+        return refused_resolved(incident)
     span = duration or timedelta(hours=1)
     create_silence(
         conn,

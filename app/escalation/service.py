@@ -71,24 +71,14 @@ def acknowledge(
     """Stop paging; the owner is reminded after `ack_reminder`."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
+        return refused_resolved(incident)
     reminder = rules.policy_for(_system(rules, incident)).ack_reminder
     flags = dict(incident.flags or {})
     if incident.state == "acknowledged":
         if not flags.pop("reminded_at", None):
             return Outcome(incident.id, incident.state, changed=False)
         update_incident(conn, incident.id, flags=flags, next_action_at=now + reminder)
-        record_event(
-            conn,
-            incident.id,
-            now,
-            kind="reminder_confirmed",
-            actor=actor.engineer,
-            channel=actor.channel,
-            note=note,
-        )
+        _log(conn, incident.id, now, "reminder_confirmed", actor, note)
         return Outcome(incident.id, "acknowledged", changed=True)
     update_incident(
         conn,
@@ -100,15 +90,7 @@ def acknowledge(
         flags=flags,
     )
     cancel_pending_pages(conn, incident.id)
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="acknowledged",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=note,
-    )
+    _log(conn, incident.id, now, "acknowledged", actor, note)
     return Outcome(incident.id, "acknowledged", changed=True)
 
 
@@ -135,15 +117,7 @@ def resolve(
         next_action_at=None,
     )
     cancel_pending_pages(conn, incident.id)
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="resolved",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=note,
-    )
+    _log(conn, incident.id, now, "resolved", actor, note)
     paged = notify_resolved(conn, incident.id, rules=rules, now=now, public_url=public_url)
     release_dependents(conn, {incident.id}, rules=rules, now=now)  # the tick pages them
     return Outcome(incident.id, "resolved", changed=True, paged=paged)
@@ -160,22 +134,12 @@ def escalate(
     """Page the next step now (an acknowledged incident goes back to triggered first)."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
+        return refused_resolved(incident)
     values: dict[str, Any] = {"state": "triggered", "next_action_at": now}
     if incident.state != "triggered":
         values |= {"cycle": incident.cycle + 1, "acknowledged_at": None, "acknowledged_by": None}
     update_incident(conn, incident.id, **values)
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="escalated",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=note,
-    )
+    _log(conn, incident.id, now, "escalated", actor, note)
     return Outcome(incident.id, "triggered", changed=True)
 
 
@@ -191,22 +155,12 @@ def snooze(
     """Quiet for `minutes`, then triggered again in a new cycle."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
+        return refused_resolved(incident)
     update_incident(
         conn, incident.id, state="snoozed", next_action_at=now + timedelta(minutes=minutes)
     )
     cancel_pending_pages(conn, incident.id)
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="snoozed",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=note or f"for {minutes} min",
-    )
+    _log(conn, incident.id, now, "snoozed", actor, note or f"for {minutes} min")
     return Outcome(incident.id, "snoozed", changed=True)
 
 
@@ -224,9 +178,7 @@ def hand_over(
     """Page `to` now ("from anna"); if they do not act, the ladder starts again after them."""
     incident = load_incident(conn, incident_id)
     if incident.state == "resolved":
-        return refused(
-            incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
-        )
+        return refused_resolved(incident)
     if to not in rules.engineers:
         return refused(incident, f"unknown engineer {to!r}")
     cycle = incident.cycle + 1
@@ -256,20 +208,27 @@ def hand_over(
     for row in rows:
         row["payload"] = {**row["payload"], "why": f"handed over from {actor.engineer}"}
     paged = len(insert_ignore(conn, _pages, rows))
-    record_event(
-        conn,
-        incident.id,
-        now,
-        kind="handover",
-        actor=actor.engineer,
-        channel=actor.channel,
-        note=note or f"from {actor.engineer} to {to}",
-    )
+    _log(conn, incident.id, now, "handover", actor, note or f"from {actor.engineer} to {to}")
     return Outcome(incident.id, "triggered", changed=True, paged=paged)
 
 
 def _system(rules: Rules, incident: Any) -> str | None:
     return incident.system if incident.system in rules.systems else None
+
+
+def _log(
+    conn: Connection, incident_id: int, now: datetime, kind: str, actor: Actor, note: str | None
+) -> None:
+    record_event(
+        conn, incident_id, now, kind=kind, actor=actor.engineer, channel=actor.channel, note=note
+    )
+
+
+def refused_resolved(incident: Any) -> Outcome:
+    """The refusal of any action on a resolved incident."""
+    return refused(
+        incident, f"#{incident.id} was resolved by {incident.resolved_by or 'its monitor'}"
+    )
 
 
 def refused(incident: Any, why: str) -> Outcome:
