@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     outbound_heartbeat_url: str | None = None
     outbound_heartbeat_method: str = Field("GET", pattern="^(GET|POST)$")
     outbound_heartbeat_every_s: float = Field(60.0, gt=0)
+    # Alerts per second one webhook token (or signed source) may send before its alerts are
+    # only grouped into open incidents, not routed; 0 = no limit (an extension of §4).
+    ingest_rate_per_token: float = Field(0.0, ge=0)
     # How long the writer waits for a locked/unavailable database before answering 503.
     db_timeout_s: float = Field(5.0, gt=0)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")

@@ -16,6 +16,7 @@ from app.escalation.grouping import IncidentDesk
 from app.heartbeats import router as heartbeat_router
 from app.heartbeats.watch import Watch
 from app.ingest import router as ingest_router
+from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
@@ -127,6 +128,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         http=http,
         sns_certs=SnsCertStore(certs_dir=settings.sns_certs_dir, client=http),
         channels=channels,
+        ingest_limits=IngestLimiter(settings.ingest_rate_per_token),
         escalation=escalation,
         heartbeats=heartbeats,
     )

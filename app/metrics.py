@@ -14,6 +14,12 @@ class Metrics:
             ["source", "status"],
             registry=self.registry,
         )
+        self.grouping_only = Counter(
+            "skillpager_alerts_grouping_only",
+            "Alerts over their token's ingest limit: stored and grouped, not routed.",
+            ["source"],
+            registry=self.registry,
+        )
         self.rejected = Counter(
             "skillpager_requests_rejected",
             "Inbound requests refused, by reason.",

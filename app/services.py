@@ -9,6 +9,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.escalation.engine import EscalationEngine
 from app.heartbeats.watch import Watch
+from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
@@ -34,5 +35,6 @@ class Services:
     http: httpx.AsyncClient
     sns_certs: SnsCertStore
     channels: dict[str, Channel]
+    ingest_limits: IngestLimiter
     escalation: EscalationEngine
     heartbeats: Watch

@@ -79,6 +79,8 @@ class IncidentDesk:
         routing = _Routing(conn, now)
         for row, key in zip(new, keys, strict=True):
             incident = groups.get(key)
+            if incident is None and row.grouping_only:
+                continue  # over its source's ingest limit: stored, but opens nothing
             if incident is None:
                 incident = reopen_incident(conn, row, rules, now)
                 if incident is None:

@@ -13,6 +13,8 @@ from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
 from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
+from app.store.tokens import hash_token
+from app.web.auth import credential_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -94,8 +96,16 @@ async def _store(
     outcome = received.outcome
     if outcome.truncated:
         services.metrics.truncated_alerts.inc(outcome.truncated)
+    within_limit = services.ingest_limits.allow(_limit_key(source, request), len(outcome.alerts))
+    if not within_limit:
+        services.metrics.grouping_only.labels(source).inc(len(outcome.alerts))
     submission = Submission(
-        source, body, kept_headers(request), outcome.alerts, received.delivery_id
+        source,
+        body,
+        kept_headers(request),
+        outcome.alerts,
+        received.delivery_id,
+        grouping_only=not within_limit,
     )
     result = await services.writer.submit(submission)
     await services.heartbeats.monitor.beat_from(source, outcome.alerts)  # Watchdog beats
@@ -107,3 +117,9 @@ async def _store(
     if received.answer is not None:
         return received.answer(result)
     return JSONResponse({"alerts": result.alert_ids, "incidents": result.incident_ids}, 202)
+
+
+def _limit_key(source: str, request: Request) -> str:
+    """Whose ingest budget a request spends: its token's, or (signed sources) its source's."""
+    credential = credential_of(request)
+    return "token:" + hash_token(credential) if credential else "source:" + source

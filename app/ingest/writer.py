@@ -55,6 +55,8 @@ class Submission:
     headers: dict[str, str]
     alerts: Sequence[ParsedAlert]
     delivery_id: str | None = None
+    # Over its ingest limit: store, and join open incidents, but open and route nothing.
+    grouping_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,9 @@ class Writer:
             for alert in submission.alerts
         ]
         applied = apply_events(conn, events, now=now)
+        limited = {r for s, r in zip(fresh, raw_ids, strict=True) if s.grouping_only}
+        for event in applied:
+            event.row.grouping_only = event.raw_event_id in limited and event.row.newly_firing
         rows = [event.row for event in applied]
         opened: set[int] = set()
         if self._incident_hook is not None:

@@ -44,6 +44,7 @@ class AlertRow:
     incident_id: int | None = None
     dirty: bool = False
     newly_firing: bool = False
+    grouping_only: bool = False  # its source is over its ingest limit: join, never open
     raw_event_ids: set[int] = field(default_factory=set)
 
     def values(self) -> dict[str, Any]:
