@@ -107,14 +107,18 @@ async def delete_silence(
 ) -> dict[str, Any]:
     """Expire a silence now; incidents it held page at the next tick."""
     now = services.clock.now()
-    found = await services.db.transaction(partial(_expire, silence_id=silence_id, now=now))
+    found = await services.db.transaction(
+        partial(expire_and_release, silence_id=silence_id, now=now)
+    )
     if not found:
         raise NotFound(f"no silence {silence_id}")
     services.escalation.kick()
     return {"silenceID": silence_id, "status": {"state": "expired"}}
 
 
-def _expire(conn: Connection, *, silence_id: int, now: datetime) -> bool:
+def expire_and_release(conn: Connection, *, silence_id: int, now: datetime) -> bool:
+    """Expire a silence now and make the incidents it held due (the caller kicks the engine);
+    False when there is no such silence (an already expired one counts as found)."""
     exists = conn.execute(select(Silence.id).where(Silence.id == silence_id)).first()
     if exists is None:
         return False

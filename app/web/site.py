@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
-from app.web import history, incident_pages, now, people, rules_page, signin
+from app.web import history, incident_pages, now, people, rules_page, signin, silences_page
 from app.web.access import SessionRedirect, SignInRequired, Viewer, WebError, WebState, web_state
 from app.web.ratelimit import RateLimiter
 from app.web.render import NO_STORE, fragment
@@ -29,7 +29,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         per_person=RateLimiter(5, 15 * 60),
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, now, incident_pages, people, rules_page, history):
+    # silences_page before incident_pages: its /incidents/{id}/mute must win over {action}.
+    for module in (signin, now, silences_page, incident_pages, people, rules_page, history):
         app.include_router(module.router)
     app.add_exception_handler(WebError, _web_error)
     app.add_exception_handler(SignInRequired, _sign_in)

@@ -5,6 +5,7 @@ callbacks: a new page without a row here fails `test_the_table_covers_every_rout
 """
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from starlette.routing import BaseRoute, Mount
 from tests.web.support import Seeded, browser_client, login
 
 ROLES = ("anonymous", "acme", "globex", "engineer")
-# method, path ({A}: acme's incident), form fields, expected status per role (as ROLES).
+# method, path ({A}: acme's incident, {S}: an active silence), form fields, expected status per
+# role (as ROLES).
 TABLE: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/signin", {}, (200, 303, 303, 303)),
     ("POST", "/signin", {"token": "wrong"}, (403, 401, 401, 401)),
@@ -37,6 +39,15 @@ TABLE: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
         {"payload": '{"summary": "x"}', "source": "generic"},
         (401, 403, 403, 200),
     ),
+    ("POST", "/incidents/{A}/mute", {"duration": "1h"}, (401, 403, 403, 303)),
+    ("GET", "/silences", {}, (303, 403, 403, 200)),
+    (
+        "POST",
+        "/silences",
+        {"system": "payments-db", "duration": "1h", "comment": "drill"},
+        (401, 403, 403, 303),
+    ),
+    ("POST", "/silences/{S}/expire", {}, (401, 403, 403, 303)),
     ("GET", "/history", {}, (303, 200, 200, 200)),
     ("GET", "/history.csv", {}, (303, 200, 200, 200)),
 ]
@@ -67,7 +78,10 @@ def _flat(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
 
 def _template(path: str) -> str:
     return (
-        path.replace("{incident_id}", "{A}").replace("{engineer}", "bo").replace("{action}", "ack")
+        path.replace("{incident_id}", "{A}")
+        .replace("{engineer}", "bo")
+        .replace("{action}", "ack")
+        .replace("{silence_id}", "{S}")
     )
 
 
@@ -94,11 +108,29 @@ async def _login(client: Any, seeded: Seeded, role: str) -> str:
     return ""
 
 
+async def _silence(seeded: Seeded) -> int:
+    running = seeded.running
+    now = running.services.clock.now()
+    body = {
+        "matchers": [{"name": "system", "value": "k8s"}],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(hours=1)).isoformat(),
+        "createdBy": "anna",
+        "comment": "drill",
+    }
+    answer = await running.client.post("/api/silences", json=body, headers=running.reader_headers())
+    assert answer.status_code == 200, answer.text
+    silence_id: int = answer.json()["silenceID"]
+    return silence_id
+
+
 @pytest.mark.parametrize(("method", "path", "form", "expected"), TABLE)
 async def test_route_answers_each_role(
     seeded: Seeded, method: str, path: str, form: dict[str, str], expected: tuple[int, ...]
 ) -> None:
     url = path.replace("{A}", str(seeded.acme_incident))
+    if "{S}" in url:
+        url = url.replace("{S}", str(await _silence(seeded)))
     for role, status in zip(ROLES, expected, strict=True):
         async with browser_client(seeded.running) as client:
             csrf = await _login(client, seeded, role)
@@ -116,8 +148,23 @@ async def test_route_answers_each_role(
 async def test_signed_in_posts_without_csrf_are_refused(seeded: Seeded) -> None:
     async with browser_client(seeded.running) as client:
         login(client, seeded.running, "engineer", "anna", seeded.running.engineer_token)
-        for url in (f"/incidents/{seeded.acme_incident}/ack", "/people/bo/away", "/signout"):
-            answer = await client.post(url, data={"csrf": "forged", "hours": "4"})
+        silence = await _silence(seeded)
+        for url in (
+            f"/incidents/{seeded.acme_incident}/ack",
+            f"/incidents/{seeded.acme_incident}/mute",
+            "/people/bo/away",
+            "/silences",
+            f"/silences/{silence}/expire",
+            "/signout",
+        ):
+            form = {
+                "csrf": "forged",
+                "hours": "4",
+                "duration": "1h",
+                "system": "k8s",
+                "comment": "c",
+            }
+            answer = await client.post(url, data=form)
             assert answer.status_code == 403, url
 
 

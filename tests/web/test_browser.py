@@ -1,7 +1,8 @@
 """The dashboard in real headless Chromium against the real service in a subprocess.
 
-Signs in, watches an incident appear without a reload, acks it, sees the timeline update, and
-checks a customer link sees only its own customer; saves the README's screenshots on the way.
+Signs in, watches an incident appear without a reload, acks it, sees the timeline update,
+creates a silence, and checks a customer link sees only its own customer; saves the README's
+screenshots on the way.
 """
 
 from pathlib import Path
@@ -78,6 +79,17 @@ def _other_pages(page: Any, base_url: str) -> None:
     screenshot(page, "rules")
     page.goto(f"{base_url}/history")
     screenshot(page, "history")
+    page.goto(f"{base_url}/silences")
+    page.get_by_label("System", exact=True).fill("acme-checkout")
+    page.get_by_label("Label name, row 1").fill("alertname")
+    page.get_by_label("Value, row 1").fill("Checkout.*Latency")
+    page.locator("input[name=regex-0]").check()
+    page.get_by_label("For", exact=True).select_option("4h")
+    page.get_by_label("Comment").fill("Load test until 18:00; latency alerts expected.")
+    page.get_by_role("button", name="Create silence").click()
+    page.wait_for_url(f"{base_url}/silences#silence-*")
+    assert "Load test until 18:00" in page.locator("tr[id^=silence-]").inner_text()
+    screenshot(page, "silences")
 
 
 def _customer_tour(browser: Any, server: ServerProcess, incident: int, other: int) -> None:
