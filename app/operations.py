@@ -3,7 +3,6 @@ report channel health. The CLI calls these; each prints what it did and returns 
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,13 @@ from sqlalchemy.engine import Connection
 from app.clock import SystemClock
 from app.config import Settings
 from app.escalation.grouping import IncidentDesk
-from app.escalation.outbox import address_of, channels_for
+from app.escalation.outbox import channels_for, contact_check_rows
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.registry import parser_for
 from app.ingest.writer import Submission, Writer
 from app.metrics import Metrics
-from app.paging.base import PageKind
 from app.paging.channels import build_channels
 from app.paging.sender import Sender
-from app.paging.text import contact_test_text
 from app.paging.throttle import SmsThrottle
 from app.routing.holder import RulesHolder
 from app.routing.schema import Channel
@@ -86,7 +83,7 @@ async def page_test(settings: Settings, engineer: str, channel: str | None) -> i
         print(f"no engineer {engineer!r} in {settings.rules_dir}", file=sys.stderr)
         return 1
     wanted = [Channel(channel)] if channel else channels_for(person, ())
-    rows = _test_rows(engineer, person, wanted, clock.now())
+    rows = contact_check_rows(engineer, person, wanted, clock.now())
     if not rows:
         print(f"{engineer} has no contact for {channel or 'any channel'}", file=sys.stderr)
         return 1
@@ -104,36 +101,6 @@ async def page_test(settings: Settings, engineer: str, channel: str | None) -> i
         for client in channels.values():
             await client.aclose()
         await db.dispose()
-
-
-def _test_rows(
-    engineer: str, person: Any, wanted: list[Channel], now: datetime
-) -> list[dict[str, Any]]:
-    rows = []
-    for channel in wanted:
-        address = address_of(person, channel)
-        if address is None:
-            continue
-        text = contact_test_text(engineer_name=person.name or engineer, channel=channel.value)
-        rows.append(
-            {
-                "incident_id": None,
-                "engineer": engineer,
-                "channel": channel.value,
-                "address": address,
-                "kind": PageKind.TEST.value,
-                "cycle": 0,
-                "step": 0,
-                "round": 0,
-                "text": text,
-                "payload": {"title": "skillpager test page", "summary": text},
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    return rows
 
 
 def _page_results(conn: Connection, ids: list[Any]) -> list[Any]:

@@ -107,6 +107,63 @@ def page_rows(
     return rows
 
 
+def direct_row(
+    engineer: str,
+    channel: str,
+    address: str,
+    *,
+    kind: PageKind,
+    text: str,
+    title: str,
+    now: datetime,
+    secret: bool = False,
+) -> dict[str, Any]:
+    """An outbox row for a message about no incident (test page, sign-in code, notice)."""
+    payload: dict[str, Any] = {"title": title, "summary": text}
+    if secret:
+        payload["secret"] = True  # the sender blanks the text once it has gone
+    return {
+        "incident_id": None,
+        "engineer": engineer,
+        "channel": channel,
+        "address": address,
+        "kind": kind.value,
+        "cycle": 0,
+        "step": 0,
+        "round": 0,
+        "text": text,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def contact_check_rows(
+    engineer_id: str, engineer: Engineer, channels: Sequence[Channel], now: datetime
+) -> list[dict[str, Any]]:
+    """Test-page rows proving each of an engineer's contacts works."""
+    rows = []
+    for channel in channels:
+        address = address_of(engineer, channel)
+        if address is not None:
+            name = engineer.name or engineer_id
+            text = contact_test_text(engineer_name=name, channel=channel.value)
+            rows.append(
+                direct_row(
+                    engineer_id,
+                    channel.value,
+                    address,
+                    kind=PageKind.TEST,
+                    text=text,
+                    title="skillpager test page",
+                    now=now,
+                )
+            )
+    return rows
+
+
 def incident_link(public_url: str, incident_id: int) -> str:
     """The short link SMS carry."""
     return f"{public_url}/i/{incident_id}"

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from app.escalation import service
 from app.escalation.mute import mute
+from app.escalation.outbox import direct_row
 from app.escalation.service import Actor, Outcome
 from app.paging.base import PageKind
 from app.paging.replies import (
@@ -226,28 +227,16 @@ def _tell_lead(conn: Connection, engineer: str, context: ReplyContext) -> None:
     if address is None or (lead == engineer and channel == "sms"):
         return
     text = f"skillpager: {engineer} replied STOP; SMS pages to them are off until they send START."
-    insert_ignore(
-        conn,
-        _pages,
-        [
-            {
-                "incident_id": None,
-                "engineer": lead,
-                "channel": channel,
-                "address": address,
-                "kind": PageKind.NOTICE.value,
-                "cycle": 0,
-                "step": 0,
-                "round": 0,
-                "text": text,
-                "payload": {"title": "SMS opt-out", "summary": text},
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": context.now,
-                "created_at": context.now,
-            }
-        ],
+    row = direct_row(
+        lead,
+        channel,
+        address,
+        kind=PageKind.NOTICE,
+        text=text,
+        title="SMS opt-out",
+        now=context.now,
     )
+    insert_ignore(conn, _pages, [row])
 
 
 def _count_bad_reply(conn: Connection, engineer: str, now: datetime) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from app.escalation.outbox import direct_row
 from app.paging.base import PageKind
 from app.routing.rules import Rules
 from app.store.tables import Base
@@ -54,23 +55,16 @@ def issue_code(
 def _notice(engineer: str, phone: str, code: str, now: datetime) -> dict[str, object]:
     minutes = int(CODE_TTL.total_seconds() // 60)
     text = f"skillpager sign-in code: {code} (valid {minutes} min). Did not ask? Ignore this."
-    return {
-        "incident_id": None,
-        "engineer": engineer,
-        "channel": "sms",
-        "address": phone,
-        "kind": PageKind.NOTICE.value,
-        "cycle": 0,
-        "step": 0,
-        "round": 0,
-        "text": text,
-        # `secret`: the sender blanks the code from the outbox once it has gone (or failed).
-        "payload": {"title": "skillpager sign-in code", "summary": text, "secret": True},
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    return direct_row(
+        engineer,
+        "sms",
+        phone,
+        kind=PageKind.NOTICE,
+        text=text,
+        title="skillpager sign-in code",
+        now=now,
+        secret=True,
+    )
 
 
 def verify_code(

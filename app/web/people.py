@@ -11,9 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.escalation.outbox import address_of, channels_for
-from app.paging.base import PageKind
-from app.paging.text import contact_test_text
+from app.escalation.outbox import channels_for, contact_check_rows
 from app.routing.coverage import coverage
 from app.routing.rules import Rules
 from app.store.tables import Base, EngineerState
@@ -82,7 +80,8 @@ async def test_page(request: Request, engineer: str) -> Response:
     services = services_of(request)
     rules = services.rules.holder.rules
     _known(rules, engineer)
-    rows = _test_rows(rules, engineer, services.clock.now())
+    person = rules.engineers[engineer]
+    rows = contact_check_rows(engineer, person, channels_for(person, ()), services.clock.now())
     if not rows:
         raise WebError(409, f"{engineer} has no contact to test.")
     await services.db.transaction(lambda conn: insert_ignore(conn, _pages, rows))
@@ -93,32 +92,3 @@ async def test_page(request: Request, engineer: str) -> Response:
 def _known(rules: Rules, engineer: str) -> None:
     if engineer not in rules.engineers:
         raise WebError(404, f"No engineer {engineer!r} in the skills map.")
-
-
-def _test_rows(rules: Rules, engineer: str, now: Any) -> list[dict[str, Any]]:
-    person = rules.engineers[engineer]
-    rows = []
-    for channel in channels_for(person, ()):
-        address = address_of(person, channel)
-        if address is None:
-            continue
-        text = contact_test_text(engineer_name=person.name or engineer, channel=channel.value)
-        rows.append(
-            {
-                "incident_id": None,
-                "engineer": engineer,
-                "channel": channel.value,
-                "address": address,
-                "kind": PageKind.TEST.value,
-                "cycle": 0,
-                "step": 0,
-                "round": 0,
-                "text": text,
-                "payload": {"title": "skillpager test page", "summary": text},
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    return rows
