@@ -1,10 +1,10 @@
-"""The `skillpager` command: serve, migrate, token, and the skills-map tools."""
+"""The `skillpager` command: serve, migrate, prune, token, and the skills-map tools."""
 
 import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
@@ -20,7 +20,9 @@ from app.operations import replay as run_replay
 from app.routing.commands import check_command, coverage_command, route_command
 from app.routing.issues import RulesError
 from app.routing.loader import load_rules
+from app.store.database import Database
 from app.store.migrate import schema_is_current, upgrade_to_head
+from app.store.retention import prune
 from app.store.session import make_engine
 from app.store.tokens import ALL_SOURCES, TokenKind, create_token, list_tokens, revoke_token
 
@@ -49,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     commands.add_parser("migrate", help="bring the schema to head").set_defaults(handler=_migrate)
+    commands.add_parser(
+        "prune", help="delete raw events older than RETENTION_DAYS now, print the count"
+    ).set_defaults(handler=_prune)
 
     check = commands.add_parser("check", help="validate a skills map directory")
     check.add_argument("dir", nargs="?", type=Path)
@@ -162,6 +167,20 @@ async def _schema_current(settings: Settings) -> bool:
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade_to_head(settings.database_url)
     print("schema is at head")
+    return 0
+
+
+def _prune(_args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        db = Database(settings.database_url, busy_timeout_s=settings.db_timeout_s)
+        try:
+            keep = timedelta(days=settings.retention_days)
+            return await prune(db, now=SystemClock().now(), keep=keep)
+        finally:
+            await db.dispose()
+
+    deleted = asyncio.run(run())
+    print(f"pruned {deleted} raw events older than {settings.retention_days} days")
     return 0
 
 

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -28,6 +29,7 @@ from app.rules_watch import RulesWatcher
 from app.services import Services
 from app.store.database import Database
 from app.store.migrate import schema_is_current
+from app.store.retention import Retention
 from app.web.auth import TokenCache
 from app.web.site import install as install_dashboard
 
@@ -47,9 +49,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         services = await _start(settings, clock or SystemClock(), metrics)
         app.state.services = services
         services.rules.start()
+        keep = timedelta(days=settings.retention_days)
+        retention = Retention(services.db, clock=services.clock, keep=keep)
+        retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await services.rules.stop()
             await services.heartbeats.stop()
             await services.escalation.stop()

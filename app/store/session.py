@@ -14,7 +14,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0) -> AsyncEngine:
             url, connect_args={"timeout": busy_timeout_s}, pool_size=8, max_overflow=8
         )
         event.listen(engine.sync_engine, "connect", sqlite_pragmas(busy_timeout_s))
-        event.listen(engine.sync_engine, "begin", begin_immediate)
+        # This engine serves reads (writes go through Database.transaction): a plain BEGIN
+        # reads a WAL snapshot without waiting for the writer's lock.
+        event.listen(engine.sync_engine, "begin", _begin_deferred)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -47,3 +49,7 @@ def begin_immediate(connection: Any) -> None:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
