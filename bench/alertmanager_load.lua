@@ -1,9 +1,13 @@
 -- wrk script: POST Alertmanager webhook (v4) bodies with fingerprints that never repeat.
 --
--- Usage: wrk ... -s bench/alertmanager_load.lua URL -- BATCH TOKEN RUN_ID
+-- Usage: wrk ... -s bench/alertmanager_load.lua URL -- BATCH TOKEN RUN_ID [FORMAT]
 --   BATCH   alerts per request (default 1)
 --   TOKEN   webhook token sent as `Authorization: Bearer` (default "bench")
 --   RUN_ID  prefix that keeps fingerprints unique across runs on one database (default "run")
+--   FORMAT  "webhook" (default): an Alertmanager webhook (v4) body, for skillpager's
+--           /webhooks/alertmanager; "am-v2": a JSON list of postable alerts, for Alertmanager's
+--           own POST /api/v2/alerts (same labels and annotations, no fingerprint field: the
+--           unique `instance` label makes every alert a new one there too)
 -- A fingerprint is RUN_ID-<thread>-<request>-<alert>: thread ids are handed out in setup(), the
 -- request counter is per thread, so no two alerts of a run share a fingerprint.
 -- done() prints one line "BENCH_JSON {...}" with counts and latency percentiles (microseconds).
@@ -17,7 +21,7 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local batch, run_id, thread_key
+local batch, run_id, thread_key, format
 -- Globals, not locals: done() reads them per thread with thread:get().
 sent, ok = 0, 0
 local starts_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
@@ -26,6 +30,10 @@ function init(args)
    batch = tonumber(args[1]) or 1
    local token = args[2] or "bench"
    run_id = args[3] or "run"
+   format = args[4] or "webhook"
+   if format ~= "webhook" and format ~= "am-v2" then
+      error("FORMAT must be webhook or am-v2, not " .. format)
+   end
    thread_key = run_id .. "-" .. tostring(id)
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
@@ -36,16 +44,31 @@ local alert_format = '{"status":"firing","labels":{"alertname":"BenchLoad","inst
    .. '"severity":"warning"},"annotations":{"summary":"bench alert %s"},'
    .. '"startsAt":"' .. starts_at .. '","fingerprint":"%s"}'
 
+-- Alertmanager's postable alert: firing for an hour from now, so none resolves during a run.
+local postable_format = '{"labels":{"alertname":"BenchLoad","instance":"%s","severity":"warning"},'
+   .. '"annotations":{"summary":"bench alert %s"},"startsAt":"' .. starts_at .. '",'
+   .. '"endsAt":"' .. os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 3600) .. '",'
+   .. '"generatorURL":"http://127.0.0.1/bench"}'
+
 function request()
    sent = sent + 1
    local alerts = {}
    for i = 1, batch do
       local fingerprint = string.format("%s-%d-%d", thread_key, sent, i)
-      alerts[i] = string.format(alert_format, fingerprint, fingerprint, fingerprint)
+      if format == "am-v2" then
+         alerts[i] = string.format(postable_format, fingerprint, fingerprint)
+      else
+         alerts[i] = string.format(alert_format, fingerprint, fingerprint, fingerprint)
+      end
    end
-   local body = '{"version":"4","status":"firing","receiver":"skillpager",'
-      .. '"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"alerts":['
-      .. table.concat(alerts, ",") .. "]}"
+   local body
+   if format == "am-v2" then
+      body = "[" .. table.concat(alerts, ",") .. "]"
+   else
+      body = '{"version":"4","status":"firing","receiver":"skillpager",'
+         .. '"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"alerts":['
+         .. table.concat(alerts, ",") .. "]}"
+   end
    return wrk.format(nil, nil, nil, body)
 end
 

@@ -13,7 +13,6 @@ Exit status 1 when a run had non-2xx answers or lost an acknowledged alert; 2 wi
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -32,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LUA_SCRIPT = REPO_ROOT / "bench" / "alertmanager_load.lua"
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import run_wrk  # noqa: E402 - needs the repo root on the path
+
 LOOPBACK = "127.0.0.1"
 TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for a loopback server
 TARGETS = {1: 2_500, 100: 20_000}  # alerts/s this machine should reach (ARCHITECTURE §1)
@@ -261,27 +263,14 @@ def _profiler(directory: Path | None, pid: int, batch: int, duration: int) -> It
 
 
 def _wrk(wrk: str, *, port: int, batch: int, args: argparse.Namespace) -> dict[str, Any]:
-    url = f"http://{LOOPBACK}:{port}/webhooks/alertmanager"
-    command = [
+    return run_wrk(
         wrk,
-        f"--threads={min(args.threads, args.connections)}",
-        f"--connections={args.connections}",
-        f"--duration={args.duration}s",
-        "--timeout=10s",
-        "--latency",
-        f"--script={LUA_SCRIPT}",
-        url,
-        "--",
-        str(batch),
-        TOKEN,
-        secrets.token_hex(4),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            figures: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
-            return figures
-    raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        f"http://{LOOPBACK}:{port}/webhooks/alertmanager",
+        [str(batch), TOKEN, secrets.token_hex(4)],
+        connections=args.connections,
+        threads=args.threads,
+        duration=args.duration,
+    )
 
 
 def _count_rows(database: Path) -> tuple[int, int]:

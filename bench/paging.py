@@ -240,6 +240,19 @@ def start_profiler(pid: int, directory: Path, seconds: float) -> subprocess.Pope
     )
 
 
+def server_env(rules: Path, fake: TwilioFake) -> dict[str, str]:
+    """SKILLPAGER_* settings: these rules, Twilio at the fake, SMS throttle off."""
+    return {
+        "SKILLPAGER_RULES_DIR": str(rules),
+        "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "SKILLPAGER_TWILIO_FROM": "+15005550006",
+        "SKILLPAGER_TWILIO_API_URL": fake.url,
+        "SKILLPAGER_SMS_MIN_INTERVAL": "0",
+        "SKILLPAGER_SMS_PER_15MIN": "0",
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=1000)
@@ -253,18 +266,7 @@ def main() -> int:
     rules = write_rules(workdir, systems)
     failed = False
     with TimedTwilio() as fake:
-        server = ServerProcess(
-            workdir,
-            env={
-                "SKILLPAGER_RULES_DIR": str(rules),
-                "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "SKILLPAGER_TWILIO_FROM": "+15005550006",
-                "SKILLPAGER_TWILIO_API_URL": fake.url,
-                "SKILLPAGER_SMS_MIN_INTERVAL": "0",
-                "SKILLPAGER_SMS_PER_15MIN": "0",
-            },
-        )
+        server = ServerProcess(workdir, env=server_env(rules, fake))
         try:
             server.start(timeout_s=60)
             warmup = list(range(args.incidents, systems))
