@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     rules_dir: Path = Path("./routing_rules")
     # How often the escalation tick and the outbox sender run (an extension of §4).
     tick_interval_s: float = Field(1.0, gt=0)
+    # A page `sending` this long on PostgreSQL belongs to a dead replica and is settled.
+    sending_stale_s: float = Field(60.0, gt=0)
     # How often RULES_DIR is checked for edits (an extension of §4).
     rules_poll_s: float = Field(2.0, gt=0)
     webhook_token: SecretStr | None = None

@@ -6,11 +6,12 @@ code and a JSON body `{"error": ..., "detail": ...}`, and counts it as a rejecti
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.ingest.base import ParseError, SchemaError
@@ -123,6 +124,11 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
         status = 401 if isinstance(exc, StaleTimestamp) else 403
         return JSONResponse(error_body("request signature rejected", str(exc)), status)
 
+    async def out_of_range(_request: Request, exc: Exception) -> Response:
+        # An id or number beyond what the database stores (e.g. 2**64 in a path): no such thing.
+        on_reject("schema")
+        return JSONResponse(error_body("a number is out of range", str(exc)[:200]), 422)
+
     async def unavailable(_request: Request, exc: Exception) -> Response:
         on_reject("upstream_unavailable")
         return JSONResponse(error_body(str(exc), None), 503, headers={"Retry-After": "30"})
@@ -131,6 +137,8 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
         AppError: app_error,
         Rejected: rejected,
         SignatureError: bad_signature,
+        OverflowError: out_of_range,
+        DataError: out_of_range,  # PostgreSQL's answer to the same (e.g. out of int8 range)
         SnsCertUnavailable: unavailable,
         ParseError: parse_error,
         SchemaError: schema_error,
@@ -139,3 +147,38 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
     }
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
+
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "detail": {},
+        "fields": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def declare_error_answers(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what our 422s really are: `{"error", "detail"}`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422")
+                if answer is not None:
+                    answer["description"] = "Invalid request (the field is named)"
+                    ref = {"$ref": "#/components/schemas/Error"}
+                    answer["content"] = {"application/json": {"schema": ref}}
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.errors import install_error_handlers
+from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
 from app.heartbeats import router as heartbeat_router
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         log.info("request rejected: %s", reason, extra={"reason": reason})
 
     install_error_handlers(app, on_reject)
+    declare_error_answers(app)
     for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
         app.include_router(module.router)
     app.include_router(heartbeat_router.router)
@@ -116,6 +117,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         clock=clock,
         public_url=settings.public_url,
         interval_s=settings.tick_interval_s,
+        stale_sending=timedelta(seconds=settings.sending_stale_s),
         on_cycle=heartbeats.check,
     )
     writer.start()

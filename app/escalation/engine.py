@@ -32,6 +32,7 @@ class EscalationEngine:
         clock: Clock,
         public_url: str,
         interval_s: float = 1.0,
+        stale_sending: timedelta = STALE_SENDING,
         on_cycle: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
         self._db = db
@@ -40,6 +41,7 @@ class EscalationEngine:
         self._clock = clock
         self._public_url = public_url
         self._interval_s = interval_s
+        self._stale = stale_sending  # a row `sending` this long belongs to a dead process
         self._on_cycle = on_cycle  # checks that may open incidents (heartbeats) before the tick
         self._lock = asyncio.Lock()
         self._again = False
@@ -118,7 +120,7 @@ class EscalationEngine:
             return
         # At startup on SQLite (one process), anything `sending` belongs to the dead process.
         first = self._recovered_at is None and not self._db.is_postgres
-        older_than = self._started_at if first and self._started_at else now - STALE_SENDING
+        older_than = self._started_at if first and self._started_at else now - self._stale
         self._recovered_at = now
         settled = await self._sender.recover(older_than=older_than)
         if settled:

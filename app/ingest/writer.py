@@ -118,6 +118,8 @@ class Writer:
         if self._task is None or self._task.done():
             raise StoreUnavailable("the writer is not running")
         pending = _Pending(submission)
+        # If this request times out first, nobody reads the outcome: mark it read anyway.
+        pending.future.add_done_callback(_retrieve)
         self._queue.put_nowait(pending)
         try:
             # shield: a timed-out request must not cancel the shared batch future.
@@ -204,6 +206,11 @@ class Writer:
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(error)
+
+
+def _retrieve(future: asyncio.Future[WriteResult]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _delivery(submission: Submission) -> tuple[str, str] | None:

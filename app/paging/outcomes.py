@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from app.clock import as_utc
 from app.escalation.outbox import address_of, fallback_channels
 from app.escalation.timeline import record_event
 from app.heartbeats.providers import note_provider_error
@@ -23,7 +24,9 @@ from app.store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+# Retryable failures (5xx, 429, timeouts) are retried for this long after the page was written:
+# a provider outage of a few minutes delays pages but loses none.
+RETRY_WINDOW = timedelta(minutes=15)
 _BAD_NUMBER = ("21211", "21614")  # Twilio: invalid number, not a mobile number
 _pages = Base.metadata.tables["pages"]
 _incidents = Base.metadata.tables["incidents"]
@@ -31,11 +34,16 @@ _states = Base.metadata.tables["engineer_states"]
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
-    """Exponential backoff with jitter (1 s, 2 s, 4 s … capped at 5 min), or the provider's."""
+    """Exponential backoff with jitter (1 s, 2 s, 4 s … capped at 1 min), or the provider's."""
     if retry_after is not None:
         return timedelta(seconds=min(retry_after, 900))
-    base = min(2 ** max(attempts - 1, 0), 300)
+    base = min(2 ** max(attempts - 1, 0), 60)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
+
+
+def will_retry(error: ChannelError, page: Any, now: datetime) -> bool:
+    """Whether a failed send is tried again: retryable, and still within RETRY_WINDOW."""
+    return error.retryable and now - as_utc(page.created_at) < RETRY_WINDOW
 
 
 def record_sent(conn: Connection, page_id: int, provider_id: str, now: datetime) -> None:
@@ -52,7 +60,7 @@ def record_error(
 ) -> None:
     """Retry a retryable failure later; fail a permanent one (and fall back)."""
     note_provider_error(conn, channel=page.channel, page_id=page.id, error=error, now=now)
-    if error.retryable and page.attempts < MAX_ATTEMPTS:
+    if will_retry(error, page, now):
         conn.execute(
             update(_pages)
             .where(_pages.c.id == page.id)

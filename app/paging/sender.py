@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from app.clock import Clock, as_utc
 from app.ingest.base import Severity
 from app.paging.base import Channel, ChannelError, Delivery, OutboundPage, PageKind
-from app.paging.outcomes import MAX_ATTEMPTS, record_error, record_sent
+from app.paging.outcomes import record_error, record_sent, will_retry
 from app.paging.text import BundleItem, bundle_text, slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
@@ -100,7 +100,8 @@ class Sender:
         since = as_utc(row.claimed_at) - timedelta(seconds=5)
         try:
             text = (row.payload or {}).get("sent_text") or row.text
-            found: str | None = await finder(row.address, since, text)
+            owned = await self._db.transaction(partial(_provider_ids, address=row.address))
+            found: str | None = await finder(row.address, since, text, owned)
         except ChannelError as exc:
             log.warning("could not check page %s at the provider: %s", row.id, exc.code)
             return None
@@ -279,12 +280,19 @@ def _record(
             # A failed bundle's other pages go back to the queue with it.
             _set(conn, job.bundled, status="pending", provider_id=None)
             record_error(conn, row, result, now, rules)
-        if (row.payload or {}).get("secret") and not _will_retry(result, row):
+        retrying = isinstance(result, ChannelError) and will_retry(result, row, now)
+        if (row.payload or {}).get("secret") and not retrying:
             _set(conn, [row.id], text="(secret removed after sending)", payload={"secret": True})
 
 
-def _will_retry(result: Delivery | ChannelError, row: Any) -> bool:
-    return isinstance(result, ChannelError) and result.retryable and row.attempts < MAX_ATTEMPTS
+def _provider_ids(conn: Connection, *, address: str) -> set[str]:
+    """Provider ids already recorded for pages to `address` (so a lookup never reuses one)."""
+    found = conn.execute(
+        select(_pages.c.provider_id).where(
+            _pages.c.address == address, _pages.c.provider_id.is_not(None)
+        )
+    ).scalars()
+    return set(found)
 
 
 def _provider_text(page: OutboundPage) -> str:

@@ -5,6 +5,7 @@ with Retry-After. Both become ChannelError with the same flags the SMS channel u
 """
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 import httpx
@@ -101,7 +102,9 @@ class SlackChannel:
             payload["blocks"] = blocks
         await self._call("chat.update", json=payload)
 
-    async def find_sent(self, channel: str, since: datetime, text: str) -> str | None:
+    async def find_sent(
+        self, channel: str, since: datetime, text: str, exclude: Collection[str] = ()
+    ) -> str | None:
         """`channel:ts` of a message with fallback `text` posted since `since`, or None.
 
         `channel` may be a member id (U…/W…): its DM conversation is opened first. Pass the
@@ -116,8 +119,9 @@ class SlackChannel:
         for _ in range(_HISTORY_PAGES):
             answer = await self._call("conversations.history", data=params)
             for message in _messages(answer):
-                if message.get("text") in wanted:
-                    return f"{channel}:{message.get('ts')}"
+                found = f"{channel}:{message.get('ts')}"
+                if message.get("text") in wanted and found not in exclude:
+                    return found
             cursor = _next_cursor(answer)
             if not cursor:
                 return None

@@ -7,6 +7,7 @@ sender should call `find_sent` before sending the same page again.
 """
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -171,7 +172,9 @@ class TwilioSms:
         )
         return Delivery(provider_id=str(message.sid), status=str(message.status))
 
-    async def find_sent(self, to: str, since: datetime, text: str) -> str | None:
+    async def find_sent(
+        self, to: str, since: datetime, text: str, exclude: Collection[str] = ()
+    ) -> str | None:
         """SID of a message with body `text` sent to `to` since `since`, or None.
 
         For a page found in `sending` after a crash: did the provider get it before we died?
@@ -188,7 +191,9 @@ class TwilioSms:
             raise _map_error(exc) from exc
         for message in messages:
             # Trial accounts prefix the body ("Sent from your Twilio trial account - ").
-            if isinstance(message.body, str) and message.body.endswith(text):
+            # `exclude`: SIDs another page already owns (a later page with the same text).
+            body = message.body if isinstance(message.body, str) else ""
+            if body.endswith(text) and str(message.sid) not in exclude:
                 return str(message.sid)
         return None
 
