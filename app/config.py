@@ -115,7 +115,8 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def active_failpoint(self) -> str | None:
-        """The crash-test failpoint, honoured only when SKILLPAGER_TESTING=1."""
+        """The crash-test failpoint (after_commit_before_202, after_claim,
+        after_provider_accept), honoured only when SKILLPAGER_TESTING=1."""
         return self.failpoint if self.testing else None
 
 

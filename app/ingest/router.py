@@ -2,6 +2,7 @@
 parse, hand to the writer, answer 202 only after the commit."""
 
 import logging
+import os
 import time
 
 from fastapi import APIRouter, Request
@@ -108,6 +109,8 @@ async def _store(
         grouping_only=not within_limit,
     )
     result = await services.writer.submit(submission)
+    if services.settings.active_failpoint() == "after_commit_before_202":
+        os._exit(137)  # crash test: committed, but the monitor never hears 202
     await services.heartbeats.monitor.beat_from(source, outcome.alerts)  # Watchdog beats
     if result.duplicate:
         # A provider redelivery (e.g. SNS retrying a MessageId we committed): nothing new.

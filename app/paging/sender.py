@@ -74,6 +74,8 @@ class Sender:
         jobs = await self._db.transaction(lambda conn: self._claim(conn, now))
         if not jobs:
             return 0
+        if self._failpoint == "after_claim":
+            os._exit(137)  # crash test: rows are `sending`, nothing reached a provider
         results = await asyncio.gather(*(self._send(job) for job in jobs))
         done = self._clock.now()
         rules: Rules = self._rules.rules
