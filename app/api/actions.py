@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Connection
 
 from app.api.deps import ServicesDep
 from app.api.rules import EngineerDep
@@ -13,6 +12,7 @@ from app.errors import Conflict
 from app.escalation import service
 from app.escalation.service import Actor, Outcome
 from app.services import Services
+from app.store.tokens import Principal
 
 router = APIRouter(prefix="/api/incidents", tags=["actions"])
 
@@ -30,7 +30,21 @@ class ActionBody(BaseModel):
 Details = Annotated[ActionBody | None, Body()]
 
 
-async def _run(services: Services, work: Any) -> dict[str, Any]:
+async def _run(
+    services: Services, action: str, incident_id: int, who: Principal, body: ActionBody
+) -> dict[str, Any]:
+    work = partial(
+        service.perform,
+        action=action,
+        incident_id=incident_id,
+        actor=Actor(engineer=who.subject, channel="api"),
+        rules=services.rules.holder.rules,
+        now=services.clock.now(),
+        public_url=services.settings.public_url,
+        note=body.note,
+        minutes=body.minutes,
+        to=body.to or "",
+    )
     outcome: Outcome = await services.db.transaction(work)
     if outcome.refused:
         raise Conflict(outcome.refused, detail={"state": outcome.state})
@@ -38,18 +52,12 @@ async def _run(services: Services, work: Any) -> dict[str, Any]:
     return {"id": outcome.incident_id, "state": outcome.state, "changed": outcome.changed}
 
 
-def _actor(who: Any) -> Actor:
-    return Actor(engineer=who.subject, channel="api")
-
-
 @router.post("/{incident_id}/ack")
 async def ack(
     incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Acknowledge: paging stops."""
-    note = body.note if body else None
-    work = partial(_ack, incident_id=incident_id, actor=_actor(who), services=services, note=note)
-    return await _run(services, work)
+    return await _run(services, "ack", incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/resolve")
@@ -57,11 +65,7 @@ async def resolve(
     incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Resolve by hand."""
-    note = body.note if body else None
-    work = partial(
-        _resolve, incident_id=incident_id, actor=_actor(who), services=services, note=note
-    )
-    return await _run(services, work)
+    return await _run(services, "resolve", incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/escalate")
@@ -69,12 +73,7 @@ async def escalate(
     incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Page the next step now."""
-    now = services.clock.now()
-    note = body.note if body else None
-    return await _run(
-        services,
-        partial(service.escalate, incident_id=incident_id, actor=_actor(who), now=now, note=note),
-    )
+    return await _run(services, "escalate", incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/snooze")
@@ -82,17 +81,7 @@ async def snooze(
     incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Quiet for `minutes` (default 30), then paged again."""
-    details = body or ActionBody()
-    now = services.clock.now()
-    work = partial(
-        service.snooze,
-        incident_id=incident_id,
-        actor=_actor(who),
-        minutes=details.minutes,
-        now=now,
-        note=details.note,
-    )
-    return await _run(services, work)
+    return await _run(services, "snooze", incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/handover")
@@ -102,60 +91,4 @@ async def handover(
     """Hand over to another engineer (`to`), who is paged now."""
     if body is None or not body.to:
         raise Conflict("say who to hand over to", detail={"field": "to"})
-    work = partial(
-        _hand_over,
-        incident_id=incident_id,
-        actor=_actor(who),
-        services=services,
-        to=body.to,
-        note=body.note,
-    )
-    return await _run(services, work)
-
-
-def _ack(
-    conn: Connection, *, incident_id: int, actor: Actor, services: Services, note: str | None
-) -> Outcome:
-    return service.acknowledge(
-        conn,
-        incident_id,
-        actor=actor,
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-        note=note,
-    )
-
-
-def _resolve(
-    conn: Connection, *, incident_id: int, actor: Actor, services: Services, note: str | None
-) -> Outcome:
-    return service.resolve(
-        conn,
-        incident_id,
-        actor=actor,
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-        public_url=services.settings.public_url,
-        note=note,
-    )
-
-
-def _hand_over(
-    conn: Connection,
-    *,
-    incident_id: int,
-    actor: Actor,
-    services: Services,
-    to: str,
-    note: str | None,
-) -> Outcome:
-    return service.hand_over(
-        conn,
-        incident_id,
-        actor=actor,
-        to=to,
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-        public_url=services.settings.public_url,
-        note=note,
-    )
+    return await _run(services, "handover", incident_id, who, body)

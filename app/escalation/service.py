@@ -252,3 +252,44 @@ def cancel_pending_pages(conn: Connection, incident_id: int) -> None:
         )
         .values(status="cancelled", last_error="incident no longer triggered")
     )
+
+
+ACTIONS = ("ack", "resolve", "escalate", "snooze", "handover")
+
+
+def perform(
+    conn: Connection,
+    action: str,
+    incident_id: int,
+    *,
+    actor: Actor,
+    rules: Rules,
+    now: datetime,
+    public_url: str,
+    note: str | None = None,
+    minutes: int = 30,
+    to: str = "",
+) -> Outcome:
+    """Carry out one of ACTIONS by name (the API and the dashboard buttons call this)."""
+    if action == "ack":
+        return acknowledge(conn, incident_id, actor=actor, rules=rules, now=now, note=note)
+    if action == "resolve":
+        return resolve(
+            conn, incident_id, actor=actor, rules=rules, now=now, public_url=public_url, note=note
+        )
+    if action == "escalate":
+        return escalate(conn, incident_id, actor=actor, now=now, note=note)
+    if action == "snooze":
+        return snooze(conn, incident_id, actor=actor, minutes=minutes, now=now, note=note)
+    if action == "handover":
+        return hand_over(
+            conn,
+            incident_id,
+            actor=actor,
+            to=to,
+            rules=rules,
+            now=now,
+            public_url=public_url,
+            note=note,
+        )
+    raise ValueError(f"unknown action {action!r}")

@@ -8,9 +8,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
+from app.escalation.service import ACTIONS
 from app.web import queries
 from app.web.access import Viewer, WebError, fragment_reader, reader, services_of, team_form
-from app.web.actions import ACTIONS, unit_of_work
+from app.web.actions import unit_of_work
 from app.web.notes import Visibility, add_note
 from app.web.render import live, page
 from app.web.signin import safe_next
