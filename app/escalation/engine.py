@@ -49,19 +49,24 @@ class EscalationEngine:
         self._started_at: datetime | None = None
         self._recovered_at: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def start(self) -> None:
         """Start the one-second ticker."""
         self._started_at = self._clock.now()
+        self._stopping = False
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
-            self.cycle, "interval", seconds=self._interval_s, max_instances=1, coalesce=True
+            self._on_timer, "interval", seconds=self._interval_s, max_instances=1, coalesce=True
         )
         self._scheduler.start()
         self.kick()
 
     async def stop(self) -> None:
-        """Stop ticking and let a running cycle finish."""
+        """Stop ticking; a running cycle records the batch in flight and goes no further."""
+        # Shutdown must not outlast a supervisor's grace period: a SIGKILL mid-send would leave
+        # pages `sending` until another process looks them up at the provider.
+        self._stopping = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -69,12 +74,19 @@ class EscalationEngine:
 
     def kick(self) -> None:
         """Run a cycle now (after a commit opened incidents); coalesces with a running one."""
+        if self._stopping:
+            return
         if self._lock.locked():
             self._again = True
             return
         task = asyncio.create_task(self.cycle())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _on_timer(self) -> None:
+        # Only kick: APScheduler cancels the jobs it runs when it shuts down, and a cycle
+        # cancelled mid-send would leave its pages `sending`; a kicked cycle is ours to await.
+        self.kick()
 
     async def settle(self) -> None:
         """Wait until every kicked cycle has finished (tests and shutdown)."""
@@ -87,7 +99,7 @@ class EscalationEngine:
         """One tick and one sender pass; repeated while kicks arrived meanwhile."""
         async with self._lock:
             self._again = True
-            while self._again:
+            while self._again and not self._stopping:
                 self._again = False
                 try:
                     await self._once()
@@ -104,8 +116,10 @@ class EscalationEngine:
         # A failed page may queue fallbacks at once, and failing on every channel moves a ladder
         # on at once: send until nothing more is due (bounded; retries wait for their backoff).
         for _ in range(_SEND_ROUNDS):
-            if not await self._sender.run_once():
+            if self._stopping or not await self._sender.run_once():
                 break
+        if self._stopping:
+            return
         await self._db.transaction(
             partial(
                 run_tick,

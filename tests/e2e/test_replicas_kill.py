@@ -253,8 +253,10 @@ async def test_three_replicas_killed_at_random_page_every_step_exactly_once(
     killer.after(rng.uniform(0.5, ACK_TIMEOUT_S), "while the ladder moves on")
     await _wait_two_steps_sent(dsn, replicas)
     await asyncio.to_thread(killer.join)
-    for server in replicas:  # stop sending: no page is in flight when the books are checked
-        server.stop()
+    # Stop sending: a SIGTERM lets each replica record the batch in flight and nothing more, so
+    # no page is `sending` when the books are checked.
+    unclean = [i for i, server in enumerate(replicas) if not server.stop(grace_s=20.0)]
+    assert unclean == [], f"replicas {unclean} did not shut down within 20 s"
     rows = await _page_rows(dsn)
     print(f"fired {SYSTEMS} in {fired_s:.1f}s; {killer.done}; {len(rows)} page rows")
 

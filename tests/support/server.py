@@ -7,7 +7,6 @@ port). The process log goes to a file in its directory; start failures quote its
 Always stop it in a finalizer: `with ServerProcess(tmp_path) as server: ...` does that.
 """
 
-import contextlib
 import os
 import shutil
 import signal
@@ -137,15 +136,22 @@ class ServerProcess:
         self._process.wait(timeout=10)
         self._process = None
 
-    def stop(self, *, grace_s: float = 5.0) -> None:
-        """SIGTERM the server, SIGKILL it if it has not exited within `grace_s`."""
+    def stop(self, *, grace_s: float = 5.0) -> bool:
+        """SIGTERM the server, SIGKILL it if it has not exited within `grace_s`.
+
+        Returns whether it shut down by itself.
+        """
         if self._process is None:
-            return
+            return True
+        graceful = True
         if self._process.poll() is None:
             self._process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 self._process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                graceful = False
         self.kill()
+        return graceful
 
     def restart(self, *, hard: bool = True, timeout_s: float = 20.0) -> None:
         """Kill (SIGKILL when `hard`, else SIGTERM) and start again on the same file and port."""
