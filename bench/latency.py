@@ -37,6 +37,8 @@ import httpx  # noqa: E402 - after the sys.path fix, like the imports below
 from bench.paging import (  # noqa: E402
     _WARMUP,
     TimedTwilio,
+    cpu_seconds,
+    cpu_used,
     percentiles,
     phone,
     post_all,
@@ -173,6 +175,7 @@ def run_one(load: float, args: argparse.Namespace) -> bool:
     results: multiprocessing.Queue[dict[str, Any]] = context.Queue()
     generator = None
     counts: dict[str, Any] = {}
+    cpu = None
     try:
         with TimedTwilio() as fake:
             server = ServerProcess(workdir, env=server_env(rules, fake))
@@ -201,8 +204,10 @@ def run_one(load: float, args: argparse.Namespace) -> bool:
                 asyncio.run(post_all(server, warmup, rate=args.rate))
                 wait_arrivals(fake, {phone(i) for i in warmup})
                 measured = list(range(args.incidents))
+                cpu_before = cpu_seconds(server.pid)
                 posts, elapsed = asyncio.run(post_all(server, measured, rate=args.rate))
                 wait_arrivals(fake, {phone(i) for i in measured})
+                cpu = cpu_used(server.pid, cpu_before)
                 stop.set()
                 counts = results.get(timeout=60)
                 generator.join(timeout=30)
@@ -224,7 +229,7 @@ def run_one(load: float, args: argparse.Namespace) -> bool:
                 print(f"  background post → 202  {counts['post_to_202']}")
             else:
                 print("  background: none (reference run)")
-            failed = report(posts, elapsed, fake, server, args)
+            failed = report(posts, elapsed, fake, server, args, cpu_s=cpu)
     finally:
         if args.keep:
             print(f"  kept {workdir}")

@@ -23,6 +23,7 @@ into DIR/paging.txt as collapsed stacks. Exit status 1 when an SMS never arrived
 
 import argparse
 import asyncio
+import os
 import shutil
 import sqlite3
 import statistics
@@ -240,6 +241,16 @@ def start_profiler(pid: int, directory: Path, seconds: float) -> subprocess.Pope
     )
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    # Fields 14 and 15 of proc(5) (utime, stime), counted after the ")" closing the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_env(rules: Path, fake: TwilioFake) -> dict[str, str]:
     """SKILLPAGER_* settings: these rules, Twilio at the fake, SMS throttle off."""
     return {
@@ -278,13 +289,15 @@ def main() -> int:
                 profiler = start_profiler(server.pid, args.profile, args.incidents / args.rate)
                 time.sleep(1.0)  # py-spy attaches
             measured = list(range(args.incidents))
+            cpu_before = cpu_seconds(server.pid)
             posts, elapsed = asyncio.run(post_all(server, measured, rate=args.rate))
             wait_arrivals(fake, {phone(i) for i in measured})
+            cpu = cpu_used(server.pid, cpu_before)
             if profiler is not None:
                 profiler.wait(timeout=120)
         finally:
             server.stop()
-        failed = report(posts, elapsed, fake, server, args)
+        failed = report(posts, elapsed, fake, server, args, cpu_s=cpu)
     if args.keep:
         print(f"kept {workdir}")
     else:
@@ -292,8 +305,20 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def cpu_used(pid: int, before: float | None) -> float | None:
+    """CPU seconds the process used since `before` (None when unknown)."""
+    after = cpu_seconds(pid)
+    return None if before is None or after is None else after - before
+
+
 def report(
-    posts: list[Post], elapsed: float, fake: TimedTwilio, server: ServerProcess, args: object
+    posts: list[Post],
+    elapsed: float,
+    fake: TimedTwilio,
+    server: ServerProcess,
+    args: object,
+    *,
+    cpu_s: float | None = None,
 ) -> bool:
     """Print the figures; True when something was lost."""
     ok = [post for post in posts if post.status == 202]
@@ -315,6 +340,10 @@ def report(
     print(f"  202 → SMS   {percentiles(to_sms)}")
     print(f"  post → 202  {percentiles([p.answered - p.sent for p in ok])}")
     print(f"  post → SMS  {percentiles(post_to_sms)}")
+    if cpu_s is not None and posts:
+        per = cpu_s / len(posts) * 1000
+        busy = cpu_s / elapsed * 100
+        print(f"  server CPU  {cpu_s:.2f} s ({busy:.0f} % of a core), {per:.1f} ms per incident")
     early = sum(1 for value in to_sms if value < 0)
     if early:
         print(f"  ({early} SMS reached Twilio before the client had read its 202)")
