@@ -11,9 +11,9 @@ incident.
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from app.escalation.opening import (
@@ -167,14 +167,20 @@ def _unique(rows: Sequence[AlertRow]) -> list[AlertRow]:
     return list({id(row): row for row in rows}.values())
 
 
-def _open_incidents(conn: Connection, groups: set[str], now: datetime) -> dict[str, OpenIncident]:
-    # Locked (PostgreSQL): the batch rewrites their counts and flags.
-    result = conn.execute(
-        select(_incidents)
-        .where(_incidents.c.group_key.in_(groups), _incidents.c.state != "resolved")
-        .order_by(_incidents.c.id)
-        .with_for_update()
+# Locked (PostgreSQL): the batch rewrites their counts and flags. Built once (hot path).
+_OPEN_OF_GROUPS = (
+    select(_incidents)
+    .where(
+        _incidents.c.group_key.in_(bindparam("groups", expanding=True)),
+        _incidents.c.state != "resolved",
     )
+    .order_by(_incidents.c.id)
+    .with_for_update()
+)
+
+
+def _open_incidents(conn: Connection, groups: set[str], now: datetime) -> dict[str, OpenIncident]:
+    result = conn.execute(_OPEN_OF_GROUPS, {"groups": sorted(groups)})
     return {row.group_key: incident_of(row, now) for row in result}
 
 
@@ -186,20 +192,29 @@ def _join(incident: OpenIncident, row: AlertRow) -> None:
     incident.changed = True
 
 
+_SAVE_COUNTS = (
+    update(_incidents)
+    .where(_incidents.c.id == bindparam("incident"))
+    .values(
+        alert_count=bindparam("count"), severity=bindparam("level"), flags=bindparam("new_flags")
+    )
+)
+
+
 def _save(
     conn: Connection, incidents: Iterable[OpenIncident], rules: Rules, now: datetime
 ) -> set[int]:
     """Write the batch's incidents' counts, severity and flags; returns those that now page at
     once (their severity rose before anyone was paged)."""
     due_now: set[int] = set()
-    for incident in sorted(incidents, key=lambda found: found.id):
-        if not incident.changed:
-            continue
-        values: dict[str, Any] = {
-            "alert_count": incident.alert_count,
-            "severity": incident.severity,
-            "flags": incident.flags,
-        }
+    changed = sorted((i for i in incidents if i.changed), key=lambda found: found.id)
+    if changed:
+        counts = [
+            {"incident": i.id, "count": i.alert_count, "level": i.severity, "new_flags": i.flags}
+            for i in changed
+        ]
+        conn.execute(_SAVE_COUNTS, counts)
+    for incident in changed:
         raised_by = incident.raised_by
         if raised_by is not None and incident.decision["action"] != Action.PAGE:
             # Nobody has been paged yet (waiting or dashboard-only): route again at the new
@@ -208,7 +223,8 @@ def _save(
             next_at = held_until(incident.flags, first_action_at(decision, now))
             if next_at == now:
                 due_now.add(incident.id)
-            values |= {"decision": decision.to_json(), "next_action_at": next_at}
+            values = {"decision": decision.to_json(), "next_action_at": next_at}
+            conn.execute(update(_incidents).where(_incidents.c.id == incident.id).values(values))
             record_event(
                 conn,
                 incident.id,
@@ -217,5 +233,4 @@ def _save(
                 channel=None,
                 note=f"severity rose to {incident.severity}",
             )
-        conn.execute(update(_incidents).where(_incidents.c.id == incident.id).values(**values))
     return due_now

@@ -106,6 +106,9 @@ def _others(conn: Connection, ids: list[int], now: datetime) -> list[OpenInciden
 
 
 _Keys = dict[int, set[tuple[str, str]]]
+_ROWS_OF_KEYS = select(_alerts.c.incident_id, _alerts.c.source, _alerts.c.dedup_key).where(
+    _alerts.c.dedup_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def _known_keys(conn: Connection, arrivals: dict[int, _Arrivals]) -> _Keys:
@@ -116,11 +119,7 @@ def _known_keys(conn: Connection, arrivals: dict[int, _Arrivals]) -> _Keys:
     for start in range(0, len(keys), _CHUNK):
         # By key only, filtering incidents here: with an incident condition the planner may
         # walk the incident's index, every row a storm ever sent.
-        found = conn.execute(
-            select(_alerts.c.incident_id, _alerts.c.source, _alerts.c.dedup_key).where(
-                _alerts.c.dedup_key.in_(keys[start : start + _CHUNK])
-            )
-        )
+        found = conn.execute(_ROWS_OF_KEYS, {"keys": keys[start : start + _CHUNK]})
         for row in found:
             if row.incident_id in wanted:
                 known[row.incident_id].add((row.source, row.dedup_key))

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.ingest.base import AlertStatus, ParsedAlert
+from app.store.bulk import bulk_insert, bulk_update_by_id
 from app.store.tables import Base
 from app.store.upsert import insert_returning_ids
 
@@ -174,19 +175,24 @@ def _load_rows(
     for source, dedup_keys in by_source.items():
         for start in range(0, len(dedup_keys), _CHUNK):
             chunk = dedup_keys[start : start + _CHUNK]
-            for record in conn.execute(_rows_query(source, chunk, open_only=open_only)).mappings():
+            query = _OPEN_ROWS if open_only else _LATEST_CLOSED_ROWS
+            for record in conn.execute(query, {"source": source, "keys": chunk}).mappings():
                 found[(source, record["dedup_key"])] = _row_from_record(record)
     return found
 
 
-def _rows_query(source: str, chunk: list[str], *, open_only: bool) -> Any:
-    # `source = ?` lets the planner use the partial unique index (source, dedup_key) of open
-    # rows; without it SQLite scans every firing row through (status, id).
-    of_keys = (_alerts.c.source == source, _alerts.c.dedup_key.in_(chunk))
-    if open_only:
-        return select(_alerts).where(*of_keys, _alerts.c.status == "firing")
-    latest = select(func.max(_alerts.c.id)).where(*of_keys).group_by(_alerts.c.dedup_key)
-    return select(_alerts).where(_alerts.c.id.in_(latest), _alerts.c.status == "resolved")
+# Built once: building a statement per batch cost more than running it. `source = ?` lets the
+# planner use the partial unique index (source, dedup_key) of open rows; without it SQLite
+# scans every firing row through (status, id).
+_OF_KEYS = (
+    _alerts.c.source == bindparam("source"),
+    _alerts.c.dedup_key.in_(bindparam("keys", expanding=True)),
+)
+_OPEN_ROWS = select(_alerts).where(*_OF_KEYS, _alerts.c.status == "firing")
+_LATEST_CLOSED_ROWS = select(_alerts).where(
+    _alerts.c.id.in_(select(func.max(_alerts.c.id)).where(*_OF_KEYS).group_by(_alerts.c.dedup_key)),
+    _alerts.c.status == "resolved",
+)
 
 
 def _row_from_record(record: Any) -> AlertRow:
@@ -218,9 +224,7 @@ def flush_rows(conn: Connection, rows: Iterable[AlertRow]) -> None:
     changed = [row for row in unique if row.id is not None and row.dirty]
     # Updates first: a key that resolved and fired again within one batch closes its stored
     # open row here, and only then may its new firing row pass the open-key unique index.
-    if changed:
-        statement = update(_alerts).where(_alerts.c.id == bindparam("row_id"))
-        conn.execute(statement, [{"row_id": row.id, **row.values()} for row in changed])
+    bulk_update_by_id(conn, _alerts, [{"id": row.id, **row.values()} for row in changed])
     if new:
         ids = insert_returning_ids(conn, _alerts, [row.values() for row in new])
         for row, new_id in zip(new, ids, strict=True):
@@ -230,5 +234,4 @@ def flush_rows(conn: Connection, rows: Iterable[AlertRow]) -> None:
         for row in unique
         for raw_id in row.raw_event_ids
     ]
-    if links:
-        conn.execute(insert(Base.metadata.tables["alert_raw_events"]), links)
+    bulk_insert(conn, Base.metadata.tables["alert_raw_events"], links)

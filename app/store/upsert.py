@@ -3,9 +3,11 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, select
+from sqlalchemy import Select, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+
+from app.store.bulk import bulk_insert
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
@@ -52,9 +54,8 @@ def insert_returning_ids(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
         )
         return list(result.scalars().all())
-    first = (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+    last = conn.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()  # noqa: S608
+    first = (last or 0) + 1
     ids = list(range(first, first + len(rows)))
-    conn.execute(
-        insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)]
-    )
+    bulk_insert(conn, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
     return ids
