@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
+from app.asgi import SkillpagerApp
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import declare_error_answers, install_error_handlers
@@ -65,7 +66,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await services.http.aclose()
             await services.db.dispose()
 
-    app = FastAPI(title="skillpager", version="0.1.0", lifespan=lifespan)
+    app = SkillpagerApp(title="skillpager", version="0.1.0", lifespan=lifespan)
 
     def on_reject(reason: str) -> None:
         metrics.rejected.labels(reason).inc()
@@ -107,7 +108,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         metrics=metrics,
         timeout_s=settings.db_timeout_s,
         incident_hook=IncidentDesk(watcher.holder, public_url=settings.public_url),
-        on_incidents_opened=lambda _opened: escalation.kick(),
+        on_incidents_opened=lambda opened: escalation.kick(opened),
     )
     heartbeats = Watch(settings, db, writer, watcher.holder, clock=clock, http=http)
     escalation = EscalationEngine(

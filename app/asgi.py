@@ -1,0 +1,67 @@
+"""The ASGI app: FastAPI, with webhook POSTs handed straight to their handler.
+
+Monitors post far more often than people click, and FastAPI's middleware, routing and
+dependency layers cost a webhook as much CPU as parsing and storing its alert (measured with
+py-spy under wrk). A webhook POST therefore skips them: same handler, same error answers (the
+app's own exception handlers), same OpenAPI description (the routes stay declared).
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from app.errors import error_body
+from app.ingest.router import enqueue, receive_webhook
+
+log = logging.getLogger(__name__)
+_WEBHOOKS = "/webhooks/"
+
+
+def webhook_source(path: str) -> str | None:
+    """The source a webhook path posts for (`/webhooks/{source}`, `/v2/enqueue`), else None."""
+    if path == "/v2/enqueue":
+        return ""
+    if path.startswith(_WEBHOOKS):
+        source = path[len(_WEBHOOKS) :]
+        if source and "/" not in source:
+            return source
+    return None
+
+
+class SkillpagerApp(FastAPI):
+    """FastAPI with a direct path for webhook POSTs."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a webhook POST directly; everything else the FastAPI way."""
+        source = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            source = webhook_source(scope["path"])
+        if source is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive)
+        response = await self._answer(request, source)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, source: str) -> Response:
+        try:
+            if source:
+                return await receive_webhook(source, request)
+            return await enqueue(request)
+        except Exception as exc:
+            handler = self._handler_for(exc)
+            if handler is None:
+                log.exception("webhook handler failed")
+                return JSONResponse(error_body("internal error", None), 500)
+            answer: Response = await handler(request, exc)
+            return answer
+
+    def _handler_for(self, exc: Exception) -> Any:
+        for kind in type(exc).__mro__:
+            if kind in self.exception_handlers:
+                return self.exception_handlers[kind]
+        return None
