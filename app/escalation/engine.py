@@ -1,23 +1,34 @@
 """The engine loop: APScheduler runs tick + sender every second; commits that open incidents
-kick it at once. The scheduler is only a ticker: all state is in the database."""
+page them at once. The scheduler is only a ticker: all state is in the database.
+
+A commit that opened incidents kicks the express lane: one transaction ticks only those
+incidents and claims their pages (written and claimed together, so no other process can send
+them), then the provider calls go out and a second transaction records them. Nothing else
+waits in that lane: the full cycle (recovery, heartbeat checks, every due incident, retries)
+runs on the timer and on other kicks, beside it.
+"""
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import Connection
 
 from app.clock import Clock
 from app.escalation.tick import run_tick
-from app.paging.sender import STALE_SENDING, Sender
+from app.paging.sender import STALE_SENDING, Sender, SendJob
 from app.routing.holder import RulesHolder
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
 _RECOVER_EVERY = timedelta(seconds=30)
 _SEND_ROUNDS = 5
+# Incidents one express transaction takes on (about one sender claim's worth of pages).
+_EXPRESS_BATCH = 50
 
 
 class EscalationEngine:
@@ -50,6 +61,8 @@ class EscalationEngine:
         self._recovered_at: datetime | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._kicked: set[int] = set()  # incidents waiting for the express lane
+        self._express: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start the one-second ticker."""
@@ -72,16 +85,27 @@ class EscalationEngine:
             self._scheduler = None
         await self.settle()
 
-    def kick(self) -> None:
-        """Run a cycle now (after a commit opened incidents); coalesces with a running one."""
+    def kick(self, incidents: Collection[int] = ()) -> None:
+        """Page `incidents` (just committed with work due) at once; without any, run a full
+        cycle now. Either coalesces with the one running."""
         if self._stopping:
+            return
+        if incidents:
+            self._kicked.update(incidents)
+            if self._express is None or self._express.done():
+                self._express = self._spawn(self._run_express())
             return
         if self._lock.locked():
             self._again = True
             return
-        task = asyncio.create_task(self.cycle())
+        self._spawn(self.cycle())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        # Kept until done, so settle() (and stop()) can wait for it.
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _on_timer(self) -> None:
         # Only kick: APScheduler cancels the jobs it runs when it shuts down, and a cycle
@@ -128,6 +152,44 @@ class EscalationEngine:
                 public_url=self._public_url,
             )
         )
+
+    async def _run_express(self) -> None:
+        """Tick and claim the kicked incidents, a batch per transaction, until none is left."""
+        while self._kicked and not self._stopping:
+            batch = sorted(self._kicked)[:_EXPRESS_BATCH]
+            self._kicked.difference_update(batch)
+            try:
+                jobs = await self._db.transaction(
+                    partial(self._tick_and_claim, incidents=batch, now=self._clock.now())
+                )
+            except Exception:
+                log.exception("paging kicked incidents failed; the full cycle retries")
+                self.kick()
+                continue
+            if jobs:
+                # Claimed rows are ours to send and record, even if stop() came meanwhile.
+                self._spawn(self._deliver(jobs))
+
+    def _tick_and_claim(
+        self, conn: Connection, *, incidents: list[int], now: datetime
+    ) -> list[SendJob]:
+        run_tick(
+            conn,
+            rules=self._rules.rules,
+            now=now,
+            public_url=self._public_url,
+            incidents=incidents,
+        )
+        return self._sender.claim(conn, now, incidents=incidents)
+
+    async def _deliver(self, jobs: list[SendJob]) -> None:
+        try:
+            failed = await self._sender.deliver(jobs)
+        except Exception:
+            log.exception("recording sent pages failed; recovery settles them")
+            return
+        if failed:
+            self.kick()  # fallbacks and a ladder moving on go out at once, as in a cycle
 
     async def _recover(self, now: datetime) -> None:
         if self._recovered_at is not None and now - self._recovered_at < _RECOVER_EVERY:

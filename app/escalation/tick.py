@@ -5,6 +5,7 @@ LOCKED, so replicas split the work and never run one step twice), writes the ste
 the outbox and moves `next_action_at` on — all in one transaction.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,20 +46,27 @@ class TickContext:
     silences: list[ActiveSilence]
 
 
-def run_tick(conn: Connection, *, rules: Rules, now: datetime, public_url: str) -> int:
-    """Advance due incidents; returns the number of pages written."""
-    due = conn.execute(
-        claim(
-            select(_incidents)
-            .where(
-                _incidents.c.state.in_(("triggered", "snoozed", "acknowledged")),
-                _incidents.c.next_action_at <= now,
-            )
-            .order_by(_incidents.c.next_action_at)
-            .limit(_BATCH),
-            conn,
+def run_tick(
+    conn: Connection,
+    *,
+    rules: Rules,
+    now: datetime,
+    public_url: str,
+    incidents: Collection[int] | None = None,
+) -> int:
+    """Advance due incidents (only those of `incidents`, if given); returns pages written."""
+    query = (
+        select(_incidents)
+        .where(
+            _incidents.c.state.in_(("triggered", "snoozed", "acknowledged")),
+            _incidents.c.next_action_at <= now,
         )
-    ).all()
+        .order_by(_incidents.c.next_action_at)
+        .limit(_BATCH)
+    )
+    if incidents is not None:
+        query = query.where(_incidents.c.id.in_(sorted(incidents)))
+    due = conn.execute(claim(query, conn)).all()
     if not due:
         return 0
     context = TickContext(

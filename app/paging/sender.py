@@ -1,22 +1,23 @@
 """The outbox sender: claim due page rows, send them, record what happened.
 
-Claim and record are short transactions; the provider calls happen between them, so a slow
-provider never holds a database lock. A row is `sending` while its provider call is in flight;
-one found in `sending` after a crash is first looked up at the provider and re-sent only if the
-provider has no record of it. Pages for an incident that is no longer triggered are cancelled.
+Claim and record are short transactions (a claim may share the tick's, see the engine); the
+provider calls happen between them, so a slow provider never holds a database lock. A row is
+`sending` while its provider call is in flight; one found in `sending` after a crash is first
+looked up at the provider and re-sent only if the provider has no record of it. Pages for an
+incident that is no longer triggered are cancelled.
 """
 
 import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
@@ -42,7 +43,9 @@ _NEEDS_TRIGGERED = {PageKind.PAGE.value, PageKind.BUNDLE.value}
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class SendJob:
+    """A claimed page row (now `sending`) and the message it sends."""
+
     row: Any
     page: OutboundPage
     bundled: tuple[int, ...] = ()
@@ -71,7 +74,12 @@ class Sender:
     async def run_once(self) -> int:
         """Send every due page once; returns how many were tried (sent or failed)."""
         now = self._clock.now()
-        jobs = await self._db.transaction(lambda conn: self._claim(conn, now))
+        jobs = await self._db.transaction(lambda conn: self.claim(conn, now))
+        await self.deliver(jobs)
+        return len(jobs)
+
+    async def deliver(self, jobs: Sequence[SendJob]) -> int:
+        """Send claimed pages and record the outcomes; returns how many failed."""
         if not jobs:
             return 0
         if self._failpoint == "after_claim":
@@ -80,7 +88,7 @@ class Sender:
         done = self._clock.now()
         rules: Rules = self._rules.rules
         await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
-        return len(jobs)
+        return sum(isinstance(result, ChannelError) for result in results)
 
     async def recover(self, *, older_than: datetime) -> int:
         """Settle rows left `sending` by a dead process: sent if the provider has them."""
@@ -109,18 +117,24 @@ class Sender:
             return None
         return found
 
-    def _claim(self, conn: Connection, now: datetime) -> list[_Job]:
-        due = conn.execute(
-            claim(
-                select(_pages, _incidents.c.state.label("incident_state"))
-                .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
-                .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= now)
-                .order_by(_pages.c.id)
-                .limit(_BATCH),
-                conn,
-                of=_pages,
-            )
-        ).all()
+    def claim(
+        self, conn: Connection, now: datetime, *, incidents: Collection[int] | None = None
+    ) -> list[SendJob]:
+        """Mark due pending pages `sending` (those of `incidents` only, if given); their jobs.
+
+        Run it in the transaction that wrote the rows and no other process ever sees them
+        pending: what commits is a page written and claimed, to be sent by this process.
+        """
+        query = (
+            select(_pages, _incidents.c.state.label("incident_state"))
+            .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
+            .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= now)
+            .order_by(_pages.c.id)
+            .limit(_BATCH)
+        )
+        if incidents is not None:
+            query = query.where(_pages.c.incident_id.in_(sorted(incidents)))
+        due = conn.execute(claim(query, conn, of=_pages)).all()
         live = []
         for row in due:
             if row.kind in _NEEDS_TRIGGERED and row.incident_state != "triggered":
@@ -153,31 +167,33 @@ class Sender:
                 )
         return jobs
 
-    def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[_Job]:
+    def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[SendJob]:
         """Hold SMS over an engineer's limit; merge held pages into one bundle message.
 
         Only pages bundle: a reminder or resolved note goes alone when the limit allows, and a
         sign-in code or test page (asked for by the engineer) is neither held nor merged.
         """
-        jobs = [_Job(row, _outbound(row)) for row in rows if _unthrottled(row)]
+        jobs = [SendJob(row, _outbound(row)) for row in rows if _unthrottled(row)]
         by_engineer: dict[str, list[Any]] = {}
         for row in rows:
             if not _unthrottled(row):
                 by_engineer.setdefault(row.engineer, []).append(row)
+        throttled = self._throttle.min_interval > timedelta(0) or self._throttle.per_window > 0
         for engineer, sms in by_engineer.items():
-            allowed = self._throttle.next_allowed(_recent_sms(conn, engineer, now), now)
+            recent = _recent_sms(conn, engineer, now) if throttled else []
+            allowed = self._throttle.next_allowed(recent, now)
             if allowed > now:
                 _set(conn, [r.id for r in sms], next_attempt_at=allowed)
                 continue
             pages = [r for r in sms if r.kind == PageKind.PAGE.value]
             others = [r for r in sms if r.kind != PageKind.PAGE.value]
-            jobs.append(_bundle(pages) if pages else _Job(others[0], _outbound(others[0])))
+            jobs.append(_bundle(pages) if pages else SendJob(others[0], _outbound(others[0])))
             # What could not go in this SMS waits for the next allowed moment.
             later = others[1:] if not pages else others
             _set(conn, [r.id for r in later], next_attempt_at=now + self._throttle.min_interval)
         return jobs
 
-    async def _send(self, job: _Job) -> Delivery | ChannelError:
+    async def _send(self, job: SendJob) -> Delivery | ChannelError:
         channel = self._channels.get(job.page.channel)
         if channel is None:
             return ChannelError(
@@ -193,7 +209,7 @@ class Sender:
         return delivery
 
 
-async def _deliver(channel: Channel, job: _Job) -> Delivery:
+async def _deliver(channel: Channel, job: SendJob) -> Delivery:
     """Send, or for a Slack resolved note, update the original message in place."""
     target = (job.row.payload or {}).get("update")
     updater = getattr(channel, "update_message", None)
@@ -231,10 +247,10 @@ def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None
     )
 
 
-def _bundle(rows: list[Any]) -> _Job:
+def _bundle(rows: list[Any]) -> SendJob:
     """One SMS for several due pages: the first page in full, or a bundle of them all."""
     if len(rows) == 1:
-        return _Job(rows[0], _outbound(rows[0]))
+        return SendJob(rows[0], _outbound(rows[0]))
     items = [
         BundleItem(
             r.incident_id or 0,
@@ -246,19 +262,22 @@ def _bundle(rows: list[Any]) -> _Job:
     link = (rows[0].payload or {}).get("incident_url")
     text = bundle_text(items, link=link.rsplit("/i/", 1)[0] if link else None)
     page = _outbound(rows[0], text=text, kind=PageKind.BUNDLE)
-    return _Job(rows[0], page, tuple(r.id for r in rows[1:]))
+    return SendJob(rows[0], page, tuple(r.id for r in rows[1:]))
 
 
 def _recent_sms(conn: Connection, engineer: str, now: datetime) -> list[datetime]:
+    # An SMS still `sending` counts from its claim: kicked incidents are claimed while another
+    # batch for the same engineer may be in flight.
+    moment = func.coalesce(_pages.c.sent_at, _pages.c.claimed_at)
     found = conn.execute(
-        select(_pages.c.sent_at).where(
+        select(moment).where(
             _pages.c.engineer == engineer,
             _pages.c.channel == "sms",
-            _pages.c.status.in_(("sent", "delivered")),
-            _pages.c.sent_at > now - timedelta(minutes=15),
+            _pages.c.status.in_(("sending", "sent", "delivered")),
+            moment > now - timedelta(minutes=15),
         )
     ).scalars()
-    return [as_utc(moment) for moment in found]
+    return [as_utc(at) for at in found]
 
 
 def _set(conn: Connection, ids: Sequence[int], **values: Any) -> None:
@@ -268,7 +287,7 @@ def _set(conn: Connection, ids: Sequence[int], **values: Any) -> None:
 
 def _record(
     conn: Connection,
-    jobs: Sequence[_Job],
+    jobs: Sequence[SendJob],
     results: Sequence[Delivery | ChannelError],
     now: datetime,
     rules: Rules,
