@@ -31,7 +31,7 @@ from app.escalation.storm import count_arrivals
 from app.escalation.tick import away_overrides
 from app.escalation.timeline import record_event
 from app.ingest.base import SEVERITY_RANK, Severity
-from app.routing.decision import Action, group_key, route, system_of
+from app.routing.decision import Action, group_of_view, route
 from app.routing.matcher import match_view
 from app.routing.rules import Rules
 from app.store.alert_rows import AlertRow
@@ -73,7 +73,7 @@ class IncidentDesk:
         if not new:
             return set(), {}
         # Matching is cheap; the full ranking runs only for rows that open an incident.
-        keys = [group_key(rules, row, _system_of(rules, row)) for row in new]
+        keys = [group_of_view(rules, row, match_view(row, row.severity)) for row in new]
         groups = _open_incidents(conn, set(keys), now)
         opened: set[int] = set()
         routing = _Routing(conn, now)
@@ -157,10 +157,6 @@ class _Routing:
         if self._away is None:
             self._away = away_overrides(self._conn, self._now)
         return self._away
-
-
-def _system_of(rules: Rules, row: AlertRow) -> str | None:
-    return system_of(rules, row, match_view(row, row.severity))
 
 
 def _unique(rows: Sequence[AlertRow]) -> list[AlertRow]:

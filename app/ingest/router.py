@@ -4,6 +4,7 @@ parse, hand to the writer, answer 202 only after the commit."""
 import logging
 import os
 import time
+from collections import Counter
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -115,8 +116,8 @@ async def _store(
     if result.duplicate:
         # A provider redelivery (e.g. SNS retrying a MessageId we committed): nothing new.
         return JSONResponse({"alerts": [], "incidents": [], "duplicate": True}, 202)
-    for alert in outcome.alerts:
-        services.metrics.alerts_received.labels(source, alert.status.value).inc()
+    for status, count in Counter(alert.status.value for alert in outcome.alerts).items():
+        services.metrics.alerts_received.labels(source, status).inc(count)
     if received.answer is not None:
         return received.answer(result)
     return JSONResponse({"alerts": result.alert_ids, "incidents": result.incident_ids}, 202)

@@ -179,6 +179,11 @@ def _group(rules: Rules, view: Mapping[str, str], system: str | None) -> str:
     return "unrouted:" + "|".join(view.get(key, "") for key in rules.policy.group_by)
 
 
+def group_of_view(rules: Rules, alert: RoutableAlert, view: Mapping[str, str]) -> str:
+    """Incident group of an alert whose match view (`match_view`) is already built."""
+    return _group(rules, view, system_of(rules, alert, view))
+
+
 def group_key(rules: Rules, alert: RoutableAlert, decision_or_system: Decision | str | None) -> str:
     """Incident group: 'system:<name>', or 'unrouted:<group_by label values joined by |>'."""
     if isinstance(decision_or_system, Decision):
