@@ -8,7 +8,7 @@ path, where asyncpg's own encoding dominates anyway.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
@@ -22,9 +22,11 @@ _Convert = Callable[[Any], Any]
 
 @lru_cache(maxsize=1024)  # a batch's rows share a few times (its `now`, a monitor's startsAt)
 def sqlite_datetime(value: datetime | None) -> str | None:
-    """SQLAlchemy's SQLite DATETIME text (`2026-11-27 23:49:08.123456`, offset dropped)."""
+    """SQLAlchemy's SQLite DATETIME text of the UTC time (`2026-11-27 23:49:08.123456`)."""
     if value is None:
         return None
+    if value.utcoffset():  # equal instants are one cache entry: they must read the same
+        value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]
 
 
