@@ -48,7 +48,15 @@ async def incident_page(request: Request, incident_id: int, who: ReaderDep) -> H
     """One incident: state, timeline, routing explanation, alerts and notes."""
     context = await _context(request, who, incident_id)
     title = f"#{incident_id} {context['d'].card.incident.summary[:60]}"
-    return await page(request, "incident.html", who, title=title, nav="now", **context)
+    return await page(
+        request,
+        "incident.html",
+        who,
+        title=title,
+        nav="now",
+        open_count=context["count"],
+        **context,
+    )
 
 
 @router.get("/incidents/{incident_id}/fragment", response_class=HTMLResponse)

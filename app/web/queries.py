@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from app.clock import as_utc
 from app.routing.rules import Rules
@@ -111,7 +112,10 @@ async def open_count(session: AsyncSession, principal: Principal) -> int:
 
 async def open_cards(session: AsyncSession, principal: Principal, rules: Rules) -> list[Card]:
     """Open incidents, most severe and oldest first."""
-    found = list(await session.scalars(visible(principal).where(Incident.state.in_(OPEN_STATES))))
+    # The routing decision is the bulk of a row and no card shows it: left unloaded (and
+    # unloadable, so a template reaching for it fails loudly instead of querying per card).
+    query = visible(principal).where(Incident.state.in_(OPEN_STATES))
+    found = list(await session.scalars(query.options(defer(Incident.decision, raiseload=True))))
     found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
     paged = await _paged(session, found) if is_team(principal) else {}
     return [_card(i, principal, rules, paged.get(i.id, ())) for i in found]
@@ -128,18 +132,23 @@ async def _paged(session: AsyncSession, incidents: list[Incident]) -> dict[int, 
     cycles = {incident.id: incident.cycle for incident in incidents}
     if not cycles:
         return {}
-    rows = await session.scalars(
-        select(Page)
+    # Plain rows, not Page objects: a busy Now page has hundreds of pages to show.
+    rows = await session.execute(
+        select(
+            Page.incident_id,
+            Page.cycle,
+            Page.engineer,
+            Page.channel,
+            Page.status,
+            func.coalesce(Page.sent_at, Page.created_at),
+        )
         .where(Page.incident_id.in_(list(cycles)), Page.kind.in_(("page", "bundle", "reminder")))
         .order_by(Page.id)
     )
     paged: dict[int, list[Paged]] = {}
-    for page in rows:
-        if page.incident_id is not None and page.cycle == cycles[page.incident_id]:
-            at = as_utc(page.sent_at or page.created_at)
-            paged.setdefault(page.incident_id, []).append(
-                Paged(page.engineer, page.channel, page.status, at)
-            )
+    for incident_id, cycle, engineer, channel, status, at in rows:
+        if incident_id is not None and cycle == cycles[incident_id]:
+            paged.setdefault(incident_id, []).append(Paged(engineer, channel, status, as_utc(at)))
     return {key: tuple(value) for key, value in paged.items()}
 
 

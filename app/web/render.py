@@ -68,13 +68,23 @@ def fragment(template: str, **context: Any) -> str:
 
 
 async def page(
-    request: Request, template: str, who: Viewer, *, title: str, status: int = 200, **context: Any
+    request: Request,
+    template: str,
+    who: Viewer,
+    *,
+    title: str,
+    status: int = 200,
+    open_count: int | None = None,
+    **context: Any,
 ) -> HTMLResponse:
-    """A full page: the template with the shared context; writes a fresh session cookie."""
+    """A full page: the template with the shared context; writes a fresh session cookie.
+
+    `open_count` saves the count's query when the caller already knows it.
+    """
     services = services_of(request)
     now = services.clock.now()
-    count = None
-    if who.principal is not None:
+    count = open_count
+    if count is None and who.principal is not None:
         async with AsyncSession(services.engine) as session:
             count = await queries.open_count(session, who.principal)
     html = _env.get_template(template).render(

@@ -5,7 +5,7 @@ per client address and, for codes, per engineer.
 """
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -42,7 +42,7 @@ async def signin_page(request: Request, who: ViewerDep, next: str = "/") -> Resp
 
 
 async def _form(request: Request, who: Viewer, status: int = 200, **context: str) -> Response:
-    values = {"next_url": "/", "engineer": "", "message": "", "error": ""} | context
+    values: dict[str, Any] = {"next_url": "/", "engineer": "", "message": "", "error": ""} | context
     return await page(request, "signin.html", who, title="Sign in", status=status, **values)
 
 

@@ -41,7 +41,7 @@ def _team_tour(page: Any, server: ServerProcess, token: str) -> int:
     _sign_in(page, server.base_url, token)
     page.evaluate("window.notReloaded = true")
     incident = _alert(server, "replica lag 47s", {"service": "payments-db", "customer": "acme"})
-    _alert(server, "consumer lag", {"job": "kafka", "customer": "globex"})
+    other = _alert(server, "consumer lag", {"job": "kafka", "customer": "globex"})
     page.locator(f"#incident-{incident}").wait_for(timeout=_WAIT_MS)
     assert page.evaluate("window.notReloaded === true"), "the page reloaded"
     page.wait_for_function("document.title.startsWith('(2 open)')", timeout=_WAIT_MS)
@@ -49,6 +49,13 @@ def _team_tour(page: Any, server: ServerProcess, token: str) -> int:
     page.get_by_role("button", name=f"Ack incident {incident}").click()
     page.wait_for_url(f"{server.base_url}/")
     assert page.locator(f"#incident-{incident} .state").text_content() == "acknowledged"
+    # Every button of a card shares one form and posts to its own action (formaction).
+    card = page.locator(f"#incident-{other}")
+    card.get_by_text("Snooze / hand over").click()
+    card.get_by_label("Snooze for").select_option("15")
+    card.get_by_role("button", name="Snooze", exact=True).click()
+    page.wait_for_url(f"{server.base_url}/")
+    assert page.locator(f"#incident-{other} .state").text_content() == "snoozed"
     page.goto(f"{server.base_url}/incidents/{incident}")
     assert "acknowledged" in page.locator("#timeline").inner_text()
     page.evaluate("window.notReloaded = true")

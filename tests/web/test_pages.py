@@ -4,12 +4,13 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.config import Settings
 from app.paging.base import Delivery, OutboundPage
 from app.store.tables import EngineerState, Incident, IncidentEvent, Page, SignInCode
 from app.store.tokens import TokenKind, list_tokens, revoke_token
+from app.web.now import FULL_CARDS
 from app.web.sessions import COOKIE, session_secret
 from tests.web.support import Seeded, browser_client, csrf_of, login
 
@@ -241,3 +242,41 @@ def test_a_missing_session_secret_is_generated_with_a_warning(
     caplog.set_level(logging.WARNING)
     assert len(session_secret(Settings(session_secret=None))) == 32
     assert "SESSION_SECRET is not set" in caplog.text
+
+
+async def test_now_lists_every_open_incident_full_cards_first(seeded: Seeded) -> None:
+    now = seeded.running.services.clock.now()
+    rows = [
+        {
+            "group_key": f"storm-{n}",
+            "state": "triggered",
+            "system": "payments-db",
+            "customer": "acme",
+            "severity": "warning",
+            "summary": f"storm member {n}",
+            "unrouted": False,
+            "alert_count": 1,
+            "opened_at": now,
+            "decision": {},
+            "rules_version": "test",
+            "flags": {},
+        }
+        for n in range(FULL_CARDS + 20)
+    ]
+    async with seeded.running.services.engine.begin() as conn:
+        await conn.execute(insert(Incident), rows)
+        ids = list(await conn.scalars(select(Incident.id).where(Incident.state != "resolved")))
+    async with browser_client(seeded.running) as client:
+        login(client, seeded.running, "engineer", "anna", seeded.running.engineer_token)
+        page = (await client.get("/")).text
+        fragment = (await client.get("/fragments/now")).text
+    for html in (page, fragment):
+        assert {int(n) for n in re.findall(r'id="incident-(\d+)"', html)} == set(ids)
+        assert html.count('aria-label="Ack incident') == FULL_CARDS
+        assert html.count('<li class="line ') == len(ids) - FULL_CARDS
+        assert f"The {FULL_CARDS} most urgent of {len(ids)} open incidents" in html
+    # The two seeded critical incidents are the most urgent: full cards with every action.
+    card = page[page.index(f'id="incident-{seeded.acme_incident}"') :].split("</li>")[0]
+    for action in ("resolve", "escalate", "snooze", "handover"):
+        assert f'formaction="/incidents/{seeded.acme_incident}/{action}"' in card
+    assert f'action="/incidents/{seeded.acme_incident}/ack"' in card
