@@ -64,7 +64,7 @@ def searches(query: Select[Any], q: str, *, indexed: bool) -> list[tuple[Select[
     """(statement, id column) pairs whose rows, together, are `query`'s alerts matching `q`.
 
     Each is to be paged newest first by its id column. With `indexed` (SQLite's FTS5 table),
-    the indexed rows come from the index and the rest from a scan of the few not indexed yet.
+    the indexed rows come from the index, the few newer or stale ones from their own lists.
     """
     matching = query.where(text_match(q))
     terms = fts_query(q) if indexed else None
@@ -73,10 +73,7 @@ def searches(query: Select[Any], q: str, *, indexed: bool) -> list[tuple[Select[
     from_index = matching.join(_fts, _fts.c.rowid == Alert.id).where(
         literal_column("alerts_fts").op("MATCH")(terms)
     )
-    not_indexed = matching.where(
-        or_(
-            Alert.id > select(_state.c.indexed_to).scalar_subquery(),
-            Alert.id.in_(select(_stale.c.alert_id)),
-        )
-    )
-    return [(from_index, _fts.c.rowid), (not_indexed, Alert.id)]
+    # Apart, not OR-ed: each is a rowid search on its own, together SQLite scans the table.
+    newer = matching.where(Alert.id > select(_state.c.indexed_to).scalar_subquery())
+    stale = matching.where(Alert.id.in_(select(_stale.c.alert_id)))
+    return [(from_index, _fts.c.rowid), (newer, Alert.id), (stale, Alert.id)]

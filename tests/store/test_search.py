@@ -100,11 +100,19 @@ def test_indexed_rows_come_from_the_index(store: tuple[sqlite3.Connection, Sessi
     # All at or below the watermark and none stale: only the FTS5 table can find them.
     assert db.execute("SELECT indexed_to FROM alerts_fts_state").fetchone() == (1_000,)
     assert _searched(session, "payments-db-3") == _scanned(db, "payments-db-3") != []
-    [(statement, _), _] = searches(Alert.__table__.select(), "payments-db-3", indexed=True)
+    [indexed, newer, stale] = [
+        _plan(db, page(statement, id_column, cursor=None, limit=100))
+        for statement, id_column in searches(Alert.__table__.select(), "db-3", indexed=True)
+    ]
+    assert "SCAN alerts_fts VIRTUAL TABLE INDEX" in indexed
+    for plan in (indexed, newer, stale):  # never a scan of the whole table
+        assert "SEARCH alerts USING INTEGER PRIMARY KEY" in plan
+        assert "SCAN alerts\n" not in plan + "\n"
+
+
+def _plan(db: sqlite3.Connection, statement: Any) -> str:
     sql = statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
-    plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
-    assert "alerts_fts VIRTUAL TABLE INDEX" in plan
-    assert "SEARCH alerts USING INTEGER PRIMARY KEY" in plan
+    return "\n".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}"))
 
 
 def test_terms_without_a_trigram_scan() -> None:
