@@ -135,23 +135,22 @@ class EscalationEngine:
         await self._recover(now)
         if self._on_cycle is not None:
             await self._on_cycle(now)
-        work = partial(run_tick, rules=self._rules.rules, now=now, public_url=self._public_url)
-        await self._db.transaction(work)
-        # A failed page may queue fallbacks at once, and failing on every channel moves a ladder
-        # on at once: send until nothing more is due (bounded; retries wait for their backoff).
+        # A failed page may queue fallbacks at once, failing on every channel moves a ladder on
+        # at once, and pages another transaction wrote meanwhile (the express lane's incidents,
+        # locked by this tick on PostgreSQL) are due too: tick and send until nothing more is
+        # (bounded; retries wait for their backoff).
         for _ in range(_SEND_ROUNDS):
-            if self._stopping or not await self._sender.run_once():
-                break
-        if self._stopping:
-            return
-        await self._db.transaction(
-            partial(
-                run_tick,
-                rules=self._rules.rules,
-                now=self._clock.now(),
-                public_url=self._public_url,
+            written = await self._db.transaction(
+                partial(
+                    run_tick,
+                    rules=self._rules.rules,
+                    now=self._clock.now(),
+                    public_url=self._public_url,
+                )
             )
-        )
+            tried = await self._sender.run_once()
+            if self._stopping or not (written or tried):
+                break
 
     async def _run_express(self) -> None:
         """Tick and claim the kicked incidents, a batch per transaction, until none is left."""
