@@ -5,12 +5,13 @@ LOCKED, so replicas split the work and never run one step twice), writes the ste
 the outbox and moves `next_action_at` on — all in one transaction.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
@@ -25,7 +26,7 @@ from app.routing.decision import Action, route
 from app.routing.rules import Rules
 from app.store.alert_rows import AlertRow
 from app.store.tables import Base
-from app.store.upsert import claim, insert_ignore
+from app.store.upsert import claim
 
 _incidents = Base.metadata.tables["incidents"]
 _alerts = Base.metadata.tables["alerts"]
@@ -33,6 +34,31 @@ _pages = Base.metadata.tables["pages"]
 _states = Base.metadata.tables["engineer_states"]
 _BATCH = 200
 _SUPPRESSION = ("suppressed", "suppressed_by")
+# The statements of the paging path are built once and run with parameters: SQLAlchemy then
+# skips building and hashing them on every call, which cost several times their execution.
+_DUE = (
+    select(_incidents)
+    .where(
+        _incidents.c.state.in_(("triggered", "snoozed", "acknowledged")),
+        _incidents.c.next_action_at <= bindparam("now"),
+    )
+    .order_by(_incidents.c.next_action_at)
+    .limit(_BATCH)
+)
+_DUE_AMONG = _DUE.where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
+_INCIDENT = select(_incidents).where(_incidents.c.id == bindparam("incident"))
+_SET_INCIDENT = update(_incidents).where(_incidents.c.id == bindparam("incident"))
+_STATES = select(_states)
+_RUNBOOK = (
+    select(_alerts.c.runbook_url)
+    .where(_alerts.c.incident_id == bindparam("incident"), _alerts.c.runbook_url.is_not(None))
+    .order_by(_alerts.c.id)
+    .limit(1)
+)
+_INSERT_PAGE = {
+    "postgresql": postgresql.insert(_pages).on_conflict_do_nothing().returning(_pages.c.id),
+    "sqlite": sqlite.insert(_pages).on_conflict_do_nothing().returning(_pages.c.id),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +81,11 @@ def run_tick(
     incidents: Collection[int] | None = None,
 ) -> int:
     """Advance due incidents (only those of `incidents`, if given); returns pages written."""
-    query = (
-        select(_incidents)
-        .where(
-            _incidents.c.state.in_(("triggered", "snoozed", "acknowledged")),
-            _incidents.c.next_action_at <= now,
-        )
-        .order_by(_incidents.c.next_action_at)
-        .limit(_BATCH)
-    )
-    if incidents is not None:
-        query = query.where(_incidents.c.id.in_(sorted(incidents)))
-    due = conn.execute(claim(query, conn)).all()
+    if incidents is None:
+        due = conn.execute(claim(_DUE, conn), {"now": now}).all()
+    else:
+        among = {"now": now, "ids": sorted(incidents)}
+        due = conn.execute(claim(_DUE_AMONG, conn), among).all()
     if not due:
         return 0
     context = TickContext(
@@ -78,7 +97,7 @@ def run_tick(
 def unhealthy_channels(conn: Connection) -> dict[str, set[str]]:
     """Engineer → channels that cannot receive (failed numbers, STOP, unknown Slack user)."""
     found: dict[str, set[str]] = {}
-    for row in conn.execute(select(_states)):
+    for row in conn.execute(_STATES):
         bad = {c for c in ("sms", "voice", "slack") if getattr(row, f"{c}_unhealthy")}
         if row.sms_opted_out:
             bad |= {"sms", "voice"}
@@ -106,7 +125,7 @@ def _advance(conn: Connection, incident: Any, context: TickContext) -> int:
     if held:
         return 0
     if changed:
-        incident = conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
+        incident = conn.execute(_INCIDENT, {"incident": incident.id}).one()
     if incident.decision.get("action") == Action.WAIT:
         return _route_again(conn, incident, context)
     return _page_step(conn, incident, context)
@@ -128,20 +147,20 @@ def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:
         public_url=context.public_url,
         unhealthy=context.unhealthy,
     )
-    written = insert_ignore(conn, _pages, rows)
+    written = insert_pages(conn, rows)
     if storm_told and written:
         flags["storm_said"] = True
     if plan.exhausted:
         flags["exhausted"] = True
     conn.execute(
-        update(_incidents)
-        .where(_incidents.c.id == incident.id)
-        .values(
-            step_index=plan.next_step,
-            round=plan.next_round,
-            next_action_at=context.now + timedelta(seconds=plan.wait_s),
-            flags=flags,
-        )
+        _SET_INCIDENT,
+        {
+            "incident": incident.id,
+            "step_index": plan.next_step,
+            "round": plan.next_round,
+            "next_action_at": context.now + timedelta(seconds=plan.wait_s),
+            "flags": flags,
+        },
     )
     where = "lead (ladder exhausted)" if plan.exhausted else f"step {plan.step + 1}"
     note = f"{where}, round {plan.round + 1}: paging {', '.join(plan.engineers)}"
@@ -172,7 +191,7 @@ def _route_again(conn: Connection, incident: Any, context: TickContext) -> int:
     )
     if decision.action is not Action.PAGE:
         return 0
-    fresh = conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
+    fresh = conn.execute(_INCIDENT, {"incident": incident.id}).one()
     return _page_step(conn, fresh, context)
 
 
@@ -191,7 +210,7 @@ def _remind_or_retrigger(conn: Connection, incident: Any, context: TickContext) 
             public_url=context.public_url,
             unhealthy=context.unhealthy,
         )
-        written = insert_ignore(conn, _pages, rows)
+        written = insert_pages(conn, rows)
         flags |= {
             "reminded_at": context.now.isoformat(),
             "reminders": flags.get("reminders", 0) + 1,
@@ -229,17 +248,20 @@ def _retrigger(conn: Connection, incident: Any, now: datetime, why: str) -> Any:
         )
     )
     record_event(conn, incident.id, now, kind="retriggered", note=why)
-    return conn.execute(select(_incidents).where(_incidents.c.id == incident.id)).one()
+    return conn.execute(_INCIDENT, {"incident": incident.id}).one()
+
+
+def insert_pages(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert outbox rows, skipping any whose page (unique key) exists; ids of those inserted."""
+    # insert_ignore's work, with one statement built once instead of one per row.
+    statement = _INSERT_PAGE[conn.dialect.name]
+    inserted = (conn.execute(statement, row).scalar_one_or_none() for row in rows)
+    return [page_id for page_id in inserted if page_id is not None]
 
 
 def view_of(conn: Connection, incident: Any) -> IncidentView:
     """What pages say about an incident (the runbook comes from its first alert's)."""
-    runbook = conn.execute(
-        select(_alerts.c.runbook_url)
-        .where(_alerts.c.incident_id == incident.id, _alerts.c.runbook_url.is_not(None))
-        .order_by(_alerts.c.id)
-        .limit(1)
-    ).scalar()
+    runbook = conn.execute(_RUNBOOK, {"incident": incident.id}).scalar()
     return IncidentView(
         id=incident.id,
         severity=incident.severity,

@@ -10,7 +10,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
@@ -31,6 +31,7 @@ _BAD_NUMBER = ("21211", "21614")  # Twilio: invalid number, not a mobile number
 _pages = Base.metadata.tables["pages"]
 _incidents = Base.metadata.tables["incidents"]
 _states = Base.metadata.tables["engineer_states"]
+_SET_PAGE = update(_pages).where(_pages.c.id == bindparam("page"))  # built once: a hot path
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -48,11 +49,8 @@ def will_retry(error: ChannelError, page: Any, now: datetime) -> bool:
 
 def record_sent(conn: Connection, page_id: int, provider_id: str, now: datetime) -> None:
     """The provider accepted the page."""
-    conn.execute(
-        update(_pages)
-        .where(_pages.c.id == page_id)
-        .values(status="sent", sent_at=now, provider_id=provider_id, last_error=None)
-    )
+    values = {"status": "sent", "sent_at": now, "provider_id": provider_id, "last_error": None}
+    conn.execute(_SET_PAGE, {"page": page_id, **values})
 
 
 def record_error(

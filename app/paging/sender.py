@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
@@ -40,6 +40,26 @@ _BATCH = 100
 STALE_SENDING = timedelta(seconds=60)
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 _NEEDS_TRIGGERED = {PageKind.PAGE.value, PageKind.BUNDLE.value}
+# Built once and run with parameters (building and hashing cost more than running them).
+_DUE = (
+    select(_pages, _incidents.c.state.label("incident_state"))
+    .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
+    .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= bindparam("now"))
+    .order_by(_pages.c.id)
+    .limit(_BATCH)
+)
+_DUE_AMONG = _DUE.where(_pages.c.incident_id.in_(bindparam("incidents", expanding=True)))
+_PAGES = select(_pages).where(_pages.c.id.in_(bindparam("ids", expanding=True)))
+_SET_PAGE = update(_pages).where(_pages.c.id == bindparam("page"))
+# An SMS still `sending` counts from its claim: kicked incidents are claimed while another
+# batch for the same engineer may be in flight.
+_sms_at = func.coalesce(_pages.c.sent_at, _pages.c.claimed_at)
+_RECENT_SMS = select(_sms_at).where(
+    _pages.c.engineer == bindparam("engineer"),
+    _pages.c.channel == "sms",
+    _pages.c.status.in_(("sending", "sent", "delivered")),
+    _sms_at > bindparam("since"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +145,11 @@ class Sender:
         Run it in the transaction that wrote the rows and no other process ever sees them
         pending: what commits is a page written and claimed, to be sent by this process.
         """
-        query = (
-            select(_pages, _incidents.c.state.label("incident_state"))
-            .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
-            .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= now)
-            .order_by(_pages.c.id)
-            .limit(_BATCH)
-        )
-        if incidents is not None:
-            query = query.where(_pages.c.incident_id.in_(sorted(incidents)))
-        due = conn.execute(claim(query, conn, of=_pages)).all()
+        if incidents is None:
+            due = conn.execute(claim(_DUE, conn, of=_pages), {"now": now}).all()
+        else:
+            among = {"now": now, "incidents": sorted(incidents)}
+            due = conn.execute(claim(_DUE_AMONG, conn, of=_pages), among).all()
         live = []
         for row in due:
             if row.kind in _NEEDS_TRIGGERED and row.incident_state != "triggered":
@@ -144,27 +159,17 @@ class Sender:
             else:
                 live.append(row)
         jobs = self._throttled(conn, live, now)
+        if jobs:
+            conn.execute(_SET_PAGE, [_sending(job, now) for job in jobs])
         for job in jobs:
-            ids = [job.row.id, *job.bundled]
+            # Marked with the carrying row, so a crash mid-send settles them together.
             _set(
                 conn,
-                [job.row.id],
-                status="sending",
+                job.bundled,
+                status="bundled",
                 claimed_at=now,
-                claimed_by=PROCESS_ID,
-                attempts=job.row.attempts + 1,
-                # What the provider will hold, so a crash mid-send can be looked up there.
-                payload={**(job.row.payload or {}), "sent_text": _provider_text(job.page)},
+                provider_id=_carrier(job.row.id),
             )
-            if job.bundled:
-                # Marked with the carrying row, so a crash mid-send settles them together.
-                _set(
-                    conn,
-                    ids[1:],
-                    status="bundled",
-                    claimed_at=now,
-                    provider_id=_carrier(job.row.id),
-                )
         return jobs
 
     def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[SendJob]:
@@ -266,18 +271,22 @@ def _bundle(rows: list[Any]) -> SendJob:
 
 
 def _recent_sms(conn: Connection, engineer: str, now: datetime) -> list[datetime]:
-    # An SMS still `sending` counts from its claim: kicked incidents are claimed while another
-    # batch for the same engineer may be in flight.
-    moment = func.coalesce(_pages.c.sent_at, _pages.c.claimed_at)
-    found = conn.execute(
-        select(moment).where(
-            _pages.c.engineer == engineer,
-            _pages.c.channel == "sms",
-            _pages.c.status.in_(("sending", "sent", "delivered")),
-            moment > now - timedelta(minutes=15),
-        )
-    ).scalars()
+    since = now - timedelta(minutes=15)
+    found = conn.execute(_RECENT_SMS, {"engineer": engineer, "since": since}).scalars()
     return [as_utc(at) for at in found]
+
+
+def _sending(job: SendJob, now: datetime) -> dict[str, Any]:
+    """`_SET_PAGE` parameters claiming a job's row for this process."""
+    return {
+        "page": job.row.id,
+        "status": "sending",
+        "claimed_at": now,
+        "claimed_by": PROCESS_ID,
+        "attempts": job.row.attempts + 1,
+        # What the provider will hold, so a crash mid-send can be looked up there.
+        "payload": {**(job.row.payload or {}), "sent_text": _provider_text(job.page)},
+    }
 
 
 def _set(conn: Connection, ids: Sequence[int], **values: Any) -> None:
@@ -292,8 +301,9 @@ def _record(
     now: datetime,
     rules: Rules,
 ) -> None:
+    fresh = {row.id: row for row in conn.execute(_PAGES, {"ids": [job.row.id for job in jobs]})}
     for job, result in zip(jobs, results, strict=True):
-        row = conn.execute(select(_pages).where(_pages.c.id == job.row.id)).one()
+        row = fresh[job.row.id]
         if isinstance(result, Delivery):
             record_sent(conn, row.id, result.provider_id, now)
             _set(conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id)
