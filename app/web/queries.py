@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -30,6 +30,7 @@ OPEN_STATES = ("triggered", "acknowledged", "snoozed")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # What a customer's timeline shows (without the events' notes); notes only when shared.
 CUSTOMER_EVENT_KINDS = ("opened", "reopened", "acknowledged", "resolved", "snoozed", "escalated")
+_PAGED_KINDS = ("page", "bundle", "reminder")
 _RAW_LIMIT = 5
 _RAW_BYTES = 20_000
 
@@ -117,7 +118,7 @@ async def open_cards(session: AsyncSession, principal: Principal, rules: Rules) 
     query = visible(principal).where(Incident.state.in_(OPEN_STATES))
     found = list(await session.scalars(query.options(defer(Incident.decision, raiseload=True))))
     found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
-    paged = await _paged(session, found) if is_team(principal) else {}
+    paged = await _paged(session, Incident.state.in_(OPEN_STATES)) if is_team(principal) else {}
     return [_card(i, principal, rules, paged.get(i.id, ())) for i in found]
 
 
@@ -128,27 +129,25 @@ def _card(incident: Incident, principal: Principal, rules: Rules, paged: tuple[P
     return Card(incident, badges(incident), system.runbook if system else None, paged)
 
 
-async def _paged(session: AsyncSession, incidents: list[Incident]) -> dict[int, tuple[Paged, ...]]:
-    cycles = {incident.id: incident.cycle for incident in incidents}
-    if not cycles:
-        return {}
-    # Plain rows, not Page objects: a busy Now page has hundreds of pages to show.
+async def _paged(
+    session: AsyncSession, incidents: ColumnElement[bool]
+) -> dict[int, tuple[Paged, ...]]:
+    # Rows joined to their incidents (not hundreds of ids as parameters), not Page objects.
     rows = await session.execute(
         select(
-            Page.incident_id,
-            Page.cycle,
+            Incident.id,
             Page.engineer,
             Page.channel,
             Page.status,
             func.coalesce(Page.sent_at, Page.created_at),
         )
-        .where(Page.incident_id.in_(list(cycles)), Page.kind.in_(("page", "bundle", "reminder")))
+        .join(Incident, Incident.id == Page.incident_id)
+        .where(incidents, Page.cycle == Incident.cycle, Page.kind.in_(_PAGED_KINDS))
         .order_by(Page.id)
     )
     paged: dict[int, list[Paged]] = {}
-    for incident_id, cycle, engineer, channel, status, at in rows:
-        if incident_id is not None and cycle == cycles[incident_id]:
-            paged.setdefault(incident_id, []).append(Paged(engineer, channel, status, as_utc(at)))
+    for incident_id, engineer, channel, status, at in rows:
+        paged.setdefault(incident_id, []).append(Paged(engineer, channel, status, as_utc(at)))
     return {key: tuple(value) for key, value in paged.items()}
 
 
@@ -164,7 +163,7 @@ async def detail(
     incident = await find(session, principal, incident_id)
     if incident is None:
         return None
-    paged = await _paged(session, [incident]) if is_team(principal) else {}
+    paged = await _paged(session, Incident.id == incident.id) if is_team(principal) else {}
     alerts = list(
         await session.scalars(
             select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
