@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import load_only
 
 from app.clock import as_utc
 from app.routing.rules import Rules
@@ -111,15 +111,38 @@ async def open_count(session: AsyncSession, principal: Principal) -> int:
     return int(await session.scalar(select(func.count()).select_from(query)) or 0)
 
 
-async def open_cards(session: AsyncSession, principal: Principal, rules: Rules) -> list[Card]:
-    """Open incidents, most severe and oldest first."""
-    # The routing decision is the bulk of a row and no card shows it: left unloaded (and
-    # unloadable, so a template reaching for it fails loudly instead of querying per card).
+async def open_cards(
+    session: AsyncSession, principal: Principal, rules: Rules, *, paged_for: int | None = None
+) -> list[Card]:
+    """Open incidents, most severe and oldest first; who was paged for the first `paged_for`."""
+    # Only what a card shows (the routing decision is the bulk of a row); the rest unloadable,
+    # so a template reaching for it fails loudly instead of querying once per card.
     query = visible(principal).where(Incident.state.in_(OPEN_STATES))
-    found = list(await session.scalars(query.options(defer(Incident.decision, raiseload=True))))
+    found = list(await session.scalars(query.options(load_only(*_CARD_COLUMNS, raiseload=True))))
     found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
-    paged = await _paged(session, Incident.state.in_(OPEN_STATES)) if is_team(principal) else {}
+    paged = {}
+    if is_team(principal):
+        which = Incident.state.in_(OPEN_STATES)
+        if paged_for is not None and paged_for < len(found):
+            which = Incident.id.in_([incident.id for incident in found[:paged_for]])
+        paged = await _paged(session, which)
     return [_card(i, principal, rules, paged.get(i.id, ())) for i in found]
+
+
+_CARD_COLUMNS = (
+    Incident.id,
+    Incident.state,
+    Incident.system,
+    Incident.customer,
+    Incident.severity,
+    Incident.summary,
+    Incident.unrouted,
+    Incident.opened_at,
+    Incident.acknowledged_at,
+    Incident.acknowledged_by,
+    Incident.next_action_at,
+    Incident.flags,
+)
 
 
 def _card(incident: Incident, principal: Principal, rules: Rules, paged: tuple[Paged, ...]) -> Card:
