@@ -1,10 +1,12 @@
 """What the alert text index costs the writer: µs per inserted and per updated alert row on SQLite.
 
 Inserts --rows alert rows into a fresh SQLite file migrated to 0001 (no text index) and to head
-(migration 0002's FTS5 table and triggers), the way the writer does: one executemany of
---per-request rows per request, --per-transaction rows per transaction, WAL with
-synchronous=FULL (app/store/session.py's pragmas). Then rewrites every column of 10,000 rows as
-the writer's refresh of a firing alert does, once with the same summary and once with a new one.
+(migration 0002's FTS5 table and triggers) through the writer's own statements
+(`insert_returning_ids`, `bulk_update_by_id`): --per-request rows per request,
+--per-transaction rows per transaction, WAL with synchronous=FULL (app/store/session.py's
+pragmas). Then rewrites every column of 10,000 rows as the writer's refresh of a firing alert
+does, once with the same summary and once with a new one, and inserts 10,000 more (the next
+bulk index steps re-index the changed rows).
 Runs alternate and repeat (--repeats); the best run of each is printed, as CPU and wall time.
 
     .venv/bin/python bench/search_index_cost.py [--rows 100000] [--per-transaction 1000]
@@ -21,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Engine, bindparam, create_engine, event, insert, update
+from sqlalchemy import Engine, create_engine, event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.store.migrate import alembic_config  # noqa: E402 - needs the repo root on the path
+from app.store.bulk import bulk_update_by_id  # noqa: E402 - needs the repo root on the path
+from app.store.migrate import alembic_config  # noqa: E402
 from app.store.session import begin_immediate, sqlite_pragmas  # noqa: E402
 from app.store.tables import Alert  # noqa: E402
+from app.store.upsert import insert_returning_ids  # noqa: E402
 
 ALERTS = Alert.__table__
 CHECKS = ("High CPU", "Disk usage", "Replica lag", "5xx rate", "Pod restarts", "Latency p99")
@@ -73,13 +77,14 @@ def _engine(path: Path) -> Engine:
 
 
 def _rows(first: int, count: int, now: datetime) -> list[dict[str, Any]]:
+    # The writer's row values (AlertRow.values()), keyed by the row's number for updates.
     rows = []
     for n in range(first, first + count):
         host = f"svc-{n % 200}-{n % 37}"
         check = CHECKS[n % len(CHECKS)]
         rows.append(
             {
-                "id": n, "source": "alertmanager", "dedup_key": f"alertmanager:{n:016x}",
+                "source": "alertmanager", "dedup_key": f"alertmanager:{n:016x}",
                 "status": "firing", "severity": "critical", "severity_note": None,
                 "summary": f"{check} on {host}: {50 + n % 50}%",
                 "labels": {"alertname": check, "instance": host, "env": "prod"},
@@ -121,23 +126,22 @@ def _insert(engine: Engine, args: argparse.Namespace, now: datetime) -> None:
         with engine.begin() as conn:
             last = min(first + args.per_transaction, end)
             for start in range(first, last, args.per_request):
-                conn.execute(insert(ALERTS), _rows(start, min(args.per_request, last - start), now))
+                insert_returning_ids(
+                    conn, ALERTS, _rows(start, min(args.per_request, last - start), now)
+                )
 
 
 def _update(engine: Engine, args: argparse.Namespace, now: datetime, suffix: str) -> None:
     # Every column, as the writer's flush does; spread over the table, 1,000 per commit.
-    statement = update(ALERTS).where(ALERTS.c.id == bindparam("row_id"))
     ids = range(1, args.rows + 1, max(1, args.rows // UPDATED))[:UPDATED]
     for start in range(0, UPDATED, 1000):
         rows = [
-            {"row_id": row["id"], **row, "summary": row["summary"] + suffix, "count": 2}
+            {"id": n, **row, "summary": row["summary"] + suffix, "count": 2}
             for n in ids[start : start + 1000]
             for row in _rows(n, 1, now)
         ]
-        for row in rows:
-            del row["id"]
         with engine.begin() as conn:
-            conn.execute(statement, rows)
+            bulk_update_by_id(conn, ALERTS, rows)
 
 
 if __name__ == "__main__":
