@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from app.clock import as_utc
 from app.routing.rules import Rules
@@ -46,10 +45,45 @@ class Paged:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """What a list shows of an open incident (a row, not an ORM object: lists are long)."""
+
+    id: int
+    state: str
+    system: str | None
+    customer: str | None
+    severity: str
+    summary: str
+    unrouted: bool
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    next_action_at: datetime | None
+    flags: dict[str, Any]
+
+
+# OpenIncident's fields, in its order.
+_CARD_COLUMNS = (
+    Incident.id,
+    Incident.state,
+    Incident.system,
+    Incident.customer,
+    Incident.severity,
+    Incident.summary,
+    Incident.unrouted,
+    Incident.opened_at,
+    Incident.acknowledged_at,
+    Incident.acknowledged_by,
+    Incident.next_action_at,
+    Incident.flags,
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
     """An incident as a list shows it; team-only fields are empty for customers."""
 
-    incident: Incident
+    incident: Incident | OpenIncident
     badges: tuple[str, ...]
     runbook: str | None = None
     paged: tuple[Paged, ...] = ()
@@ -92,7 +126,7 @@ def visible(principal: Principal) -> Select[Incident]:
     return query
 
 
-def badges(incident: Incident) -> tuple[str, ...]:
+def badges(incident: Incident | OpenIncident) -> tuple[str, ...]:
     """The flags worth a badge: storm, suppressed, silenced, maintenance, unrouted, exhausted."""
     flags = incident.flags or {}
     shown = [
@@ -115,10 +149,9 @@ async def open_cards(
     session: AsyncSession, principal: Principal, rules: Rules, *, paged_for: int | None = None
 ) -> list[Card]:
     """Open incidents, most severe and oldest first; who was paged for the first `paged_for`."""
-    # Only what a card shows (the routing decision is the bulk of a row); the rest unloadable,
-    # so a template reaching for it fails loudly instead of querying once per card.
     query = visible(principal).where(Incident.state.in_(OPEN_STATES))
-    found = list(await session.scalars(query.options(load_only(*_CARD_COLUMNS, raiseload=True))))
+    rows = await session.execute(query.with_only_columns(*_CARD_COLUMNS))
+    found = [OpenIncident(*row) for row in rows]
     found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
     paged = {}
     if is_team(principal):
@@ -129,23 +162,9 @@ async def open_cards(
     return [_card(i, principal, rules, paged.get(i.id, ())) for i in found]
 
 
-_CARD_COLUMNS = (
-    Incident.id,
-    Incident.state,
-    Incident.system,
-    Incident.customer,
-    Incident.severity,
-    Incident.summary,
-    Incident.unrouted,
-    Incident.opened_at,
-    Incident.acknowledged_at,
-    Incident.acknowledged_by,
-    Incident.next_action_at,
-    Incident.flags,
-)
-
-
-def _card(incident: Incident, principal: Principal, rules: Rules, paged: tuple[Paged, ...]) -> Card:
+def _card(
+    incident: Incident | OpenIncident, principal: Principal, rules: Rules, paged: tuple[Paged, ...]
+) -> Card:
     if not is_team(principal):
         return Card(incident, badges(incident))
     system = rules.systems.get(incident.system or "")
