@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 
 from app.clock import Clock
 from app.escalation.tick import run_tick
-from app.paging.sender import STALE_SENDING, Sender, SendJob
+from app.paging.claims import SendJob
+from app.paging.sender import STALE_SENDING, Sender
 from app.routing.holder import RulesHolder
 from app.store.database import Database
 

@@ -4,71 +4,36 @@ Claim and record are short transactions (a claim may share the tick's, see the e
 provider calls happen between them, so a slow provider never holds a database lock. A row is
 `sending` while its provider call is in flight; one found in `sending` after a crash is first
 looked up at the provider and re-sent only if the provider has no record of it. Pages for an
-incident that is no longer triggered are cancelled.
+incident that is no longer triggered are cancelled (claims.py).
 """
 
 import asyncio
 import logging
 import os
-import socket
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
-from app.ingest.base import Severity
-from app.paging.base import Channel, ChannelError, Delivery, OutboundPage, PageKind
+from app.paging.base import Channel, ChannelError, Delivery, PageKind
+from app.paging.claims import SendJob, carrier, claim_due, update_pages
 from app.paging.outcomes import record_error, record_sent, will_retry
-from app.paging.text import BundleItem, bundle_text, slack_blocks, slack_fallback
+from app.paging.text import slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
 from app.store.database import Database
 from app.store.tables import Base
-from app.store.upsert import claim
 
 log = logging.getLogger(__name__)
 
 _pages = Base.metadata.tables["pages"]
-_incidents = Base.metadata.tables["incidents"]
-_BATCH = 100
+_PAGES = select(_pages).where(_pages.c.id.in_(bindparam("ids", expanding=True)))
 # A row stuck in `sending` this long belongs to a process that died mid-send.
 STALE_SENDING = timedelta(seconds=60)
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
-_NEEDS_TRIGGERED = {PageKind.PAGE.value, PageKind.BUNDLE.value}
-# Built once and run with parameters (building and hashing cost more than running them).
-_DUE = (
-    select(_pages, _incidents.c.state.label("incident_state"))
-    .outerjoin(_incidents, _incidents.c.id == _pages.c.incident_id)
-    .where(_pages.c.status == "pending", _pages.c.next_attempt_at <= bindparam("now"))
-    .order_by(_pages.c.id)
-    .limit(_BATCH)
-)
-_DUE_AMONG = _DUE.where(_pages.c.incident_id.in_(bindparam("incidents", expanding=True)))
-_PAGES = select(_pages).where(_pages.c.id.in_(bindparam("ids", expanding=True)))
-_SET_PAGE = update(_pages).where(_pages.c.id == bindparam("page"))
-# An SMS still `sending` counts from its claim: kicked incidents are claimed while another
-# batch for the same engineer may be in flight.
-_sms_at = func.coalesce(_pages.c.sent_at, _pages.c.claimed_at)
-_RECENT_SMS = select(_sms_at).where(
-    _pages.c.engineer == bindparam("engineer"),
-    _pages.c.channel == "sms",
-    _pages.c.status.in_(("sending", "sent", "delivered")),
-    _sms_at > bindparam("since"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SendJob:
-    """A claimed page row (now `sending`) and the message it sends."""
-
-    row: Any
-    page: OutboundPage
-    bundled: tuple[int, ...] = ()
 
 
 class Sender:
@@ -110,6 +75,13 @@ class Sender:
         await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
         return sum(isinstance(result, ChannelError) for result in results)
 
+    def claim(
+        self, conn: Connection, now: datetime, *, incidents: Collection[int] | None = None
+    ) -> list[SendJob]:
+        """Claim due pages (of `incidents` only, if given) in `conn`'s transaction; see
+        `claims.claim_due`."""
+        return claim_due(conn, now, throttle=self._throttle, incidents=incidents)
+
     async def recover(self, *, older_than: datetime) -> int:
         """Settle rows left `sending` by a dead process: sent if the provider has them."""
         stuck = await self._db.transaction(
@@ -136,67 +108,6 @@ class Sender:
             log.warning("could not check page %s at the provider: %s", row.id, exc.code)
             return None
         return found
-
-    def claim(
-        self, conn: Connection, now: datetime, *, incidents: Collection[int] | None = None
-    ) -> list[SendJob]:
-        """Mark due pending pages `sending` (those of `incidents` only, if given); their jobs.
-
-        Run it in the transaction that wrote the rows and no other process ever sees them
-        pending: what commits is a page written and claimed, to be sent by this process.
-        """
-        if incidents is None:
-            due = conn.execute(claim(_DUE, conn, of=_pages), {"now": now}).all()
-        else:
-            among = {"now": now, "incidents": sorted(incidents)}
-            due = conn.execute(claim(_DUE_AMONG, conn, of=_pages), among).all()
-        live = []
-        for row in due:
-            if row.kind in _NEEDS_TRIGGERED and row.incident_state != "triggered":
-                _set(
-                    conn, [row.id], status="cancelled", last_error=f"incident {row.incident_state}"
-                )
-            else:
-                live.append(row)
-        jobs = self._throttled(conn, live, now)
-        if jobs:
-            conn.execute(_SET_PAGE, [_sending(job, now) for job in jobs])
-        for job in jobs:
-            # Marked with the carrying row, so a crash mid-send settles them together.
-            _set(
-                conn,
-                job.bundled,
-                status="bundled",
-                claimed_at=now,
-                provider_id=_carrier(job.row.id),
-            )
-        return jobs
-
-    def _throttled(self, conn: Connection, rows: Sequence[Any], now: datetime) -> list[SendJob]:
-        """Hold SMS over an engineer's limit; merge held pages into one bundle message.
-
-        Only pages bundle: a reminder or resolved note goes alone when the limit allows, and a
-        sign-in code or test page (asked for by the engineer) is neither held nor merged.
-        """
-        jobs = [SendJob(row, _outbound(row)) for row in rows if _unthrottled(row)]
-        by_engineer: dict[str, list[Any]] = {}
-        for row in rows:
-            if not _unthrottled(row):
-                by_engineer.setdefault(row.engineer, []).append(row)
-        throttled = self._throttle.min_interval > timedelta(0) or self._throttle.per_window > 0
-        for engineer, sms in by_engineer.items():
-            recent = _recent_sms(conn, engineer, now) if throttled else []
-            allowed = self._throttle.next_allowed(recent, now)
-            if allowed > now:
-                _set(conn, [r.id for r in sms], next_attempt_at=allowed)
-                continue
-            pages = [r for r in sms if r.kind == PageKind.PAGE.value]
-            others = [r for r in sms if r.kind != PageKind.PAGE.value]
-            jobs.append(_bundle(pages) if pages else SendJob(others[0], _outbound(others[0])))
-            # What could not go in this SMS waits for the next allowed moment.
-            later = others[1:] if not pages else others
-            _set(conn, [r.id for r in later], next_attempt_at=now + self._throttle.min_interval)
-        return jobs
 
     async def _send(self, job: SendJob) -> Delivery | ChannelError:
         channel = self._channels.get(job.page.channel)
@@ -227,73 +138,6 @@ async def _deliver(channel: Channel, job: SendJob) -> Delivery:
     return await channel.send(job.page)
 
 
-def _unthrottled(row: Any) -> bool:
-    return row.channel != "sms" or row.kind in (PageKind.TEST.value, PageKind.NOTICE.value)
-
-
-def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None) -> OutboundPage:
-    payload = row.payload or {}
-    return OutboundPage(
-        page_id=row.id,
-        engineer_id=row.engineer,
-        channel=row.channel,
-        to=row.address,
-        kind=kind or PageKind(row.kind),
-        incident_id=row.incident_id,
-        text=text or row.text,
-        title=payload.get("title") or "",
-        severity=Severity(payload["severity"]) if payload.get("severity") else None,
-        customer=payload.get("customer"),
-        system=payload.get("system"),
-        summary=payload.get("summary") or "",
-        why=payload.get("why"),
-        runbook_url=payload.get("runbook_url"),
-        incident_url=payload.get("incident_url"),
-    )
-
-
-def _bundle(rows: list[Any]) -> SendJob:
-    """One SMS for several due pages: the first page in full, or a bundle of them all."""
-    if len(rows) == 1:
-        return SendJob(rows[0], _outbound(rows[0]))
-    items = [
-        BundleItem(
-            r.incident_id or 0,
-            (r.payload or {}).get("system"),
-            (r.payload or {}).get("summary") or r.text,
-        )
-        for r in rows
-    ]
-    link = (rows[0].payload or {}).get("incident_url")
-    text = bundle_text(items, link=link.rsplit("/i/", 1)[0] if link else None)
-    page = _outbound(rows[0], text=text, kind=PageKind.BUNDLE)
-    return SendJob(rows[0], page, tuple(r.id for r in rows[1:]))
-
-
-def _recent_sms(conn: Connection, engineer: str, now: datetime) -> list[datetime]:
-    since = now - timedelta(minutes=15)
-    found = conn.execute(_RECENT_SMS, {"engineer": engineer, "since": since}).scalars()
-    return [as_utc(at) for at in found]
-
-
-def _sending(job: SendJob, now: datetime) -> dict[str, Any]:
-    """`_SET_PAGE` parameters claiming a job's row for this process."""
-    return {
-        "page": job.row.id,
-        "status": "sending",
-        "claimed_at": now,
-        "claimed_by": PROCESS_ID,
-        "attempts": job.row.attempts + 1,
-        # What the provider will hold, so a crash mid-send can be looked up there.
-        "payload": {**(job.row.payload or {}), "sent_text": _provider_text(job.page)},
-    }
-
-
-def _set(conn: Connection, ids: Sequence[int], **values: Any) -> None:
-    if ids:
-        conn.execute(update(_pages).where(_pages.c.id.in_(ids)).values(**values))
-
-
 def _record(
     conn: Connection,
     jobs: Sequence[SendJob],
@@ -306,14 +150,18 @@ def _record(
         row = fresh[job.row.id]
         if isinstance(result, Delivery):
             record_sent(conn, row.id, result.provider_id, now)
-            _set(conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id)
+            update_pages(
+                conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id
+            )
         else:
             # A failed bundle's other pages go back to the queue with it.
-            _set(conn, job.bundled, status="pending", provider_id=None)
+            update_pages(conn, job.bundled, status="pending", provider_id=None)
             record_error(conn, row, result, now, rules)
         retrying = isinstance(result, ChannelError) and will_retry(result, row, now)
         if (row.payload or {}).get("secret") and not retrying:
-            _set(conn, [row.id], text="(secret removed after sending)", payload={"secret": True})
+            update_pages(
+                conn, [row.id], text="(secret removed after sending)", payload={"secret": True}
+            )
 
 
 def _provider_ids(conn: Connection, *, address: str) -> set[str]:
@@ -326,19 +174,11 @@ def _provider_ids(conn: Connection, *, address: str) -> set[str]:
     return set(found)
 
 
-def _provider_text(page: OutboundPage) -> str:
-    return slack_fallback(page) if page.channel == "slack" else page.text
-
-
-def _carrier(page_id: int) -> str:
-    return f"bundle:{page_id}"
-
-
 def _settle(conn: Connection, row: Any, provider_id: str | None) -> None:
     passengers = (
         conn.execute(
             select(_pages.c.id).where(
-                _pages.c.status == "bundled", _pages.c.provider_id == _carrier(row.id)
+                _pages.c.status == "bundled", _pages.c.provider_id == carrier(row.id)
             )
         )
         .scalars()
@@ -347,7 +187,7 @@ def _settle(conn: Connection, row: Any, provider_id: str | None) -> None:
     if provider_id is not None:
         sent_at = as_utc(row.claimed_at)
         record_sent(conn, row.id, provider_id, sent_at)
-        _set(conn, passengers, status="sent", sent_at=sent_at, provider_id=provider_id)
+        update_pages(conn, passengers, status="sent", sent_at=sent_at, provider_id=provider_id)
     else:
-        _set(conn, [row.id], status="pending", last_error="re-sent after a crash")
-        _set(conn, passengers, status="pending", provider_id=None)
+        update_pages(conn, [row.id], status="pending", last_error="re-sent after a crash")
+        update_pages(conn, passengers, status="pending", provider_id=None)
