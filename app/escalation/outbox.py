@@ -76,16 +76,19 @@ def page_rows(
     if system is not None and system.runbook:
         # The team's runbook for the system beats whatever link the monitor sent.
         incident = replace(incident, runbook_url=system.runbook)
+    # Parsed once for all the rows: each page says why its engineer was chosen.
+    paged_by = _decision(incident) if kind in (PageKind.PAGE, PageKind.REMINDER) else None
     rows = []
     for engineer_id in engineers:
         engineer = rules.engineers.get(engineer_id)
         if engineer is None:
             continue  # removed from the map since the decision was taken
+        why = reason_for(paged_by, engineer_id) if paged_by is not None else None
+        text, payload = _content(incident, engineer_id, engineer, kind, public_url, why)
         for channel in channels_for(engineer, unhealthy.get(engineer_id, ())):
             address = address_of(engineer, channel)
             if address is None:
                 continue
-            text, payload = _content(incident, engineer_id, engineer, kind, public_url)
             rows.append(
                 {
                     "incident_id": incident.id,
@@ -97,7 +100,7 @@ def page_rows(
                     "step": step,
                     "round": round_,
                     "text": text,
-                    "payload": payload,
+                    "payload": dict(payload),  # its own: callers amend one row's
                     "status": "pending",
                     "attempts": 0,
                     "next_attempt_at": now,
@@ -170,11 +173,15 @@ def incident_link(public_url: str, incident_id: int) -> str:
 
 
 def _content(
-    incident: IncidentView, engineer_id: str, engineer: Engineer, kind: PageKind, public_url: str
+    incident: IncidentView,
+    engineer_id: str,
+    engineer: Engineer,
+    kind: PageKind,
+    public_url: str,
+    why: str | None,
 ) -> tuple[str, dict[str, Any]]:
     link = incident_link(public_url, incident.id)
     severity = Severity(incident.severity)
-    why = _why(incident, engineer_id) if kind in (PageKind.PAGE, PageKind.REMINDER) else None
     if kind is PageKind.RESOLVED_NOTE:
         text = resolved_text(
             incident_id=incident.id,
@@ -210,7 +217,5 @@ def _content(
     return text, payload
 
 
-def _why(incident: IncidentView, engineer_id: str) -> str | None:
-    if not incident.decision:
-        return None
-    return reason_for(Decision.model_validate(incident.decision), engineer_id)
+def _decision(incident: IncidentView) -> Decision | None:
+    return Decision.model_validate(incident.decision) if incident.decision else None
