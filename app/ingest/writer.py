@@ -122,8 +122,9 @@ class Writer:
         pending.future.add_done_callback(_retrieve)
         self._queue.put_nowait(pending)
         try:
-            # shield: a timed-out request must not cancel the shared batch future.
-            return await asyncio.wait_for(asyncio.shield(pending.future), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                # shield: a timed-out request must not cancel the future the writer completes.
+                return await asyncio.shield(pending.future)
         except TimeoutError as exc:
             raise StoreUnavailable("the database did not commit in time") from exc
 

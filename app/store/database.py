@@ -11,6 +11,7 @@ requests. On PostgreSQL it runs through asyncpg's greenlet bridge, which is alre
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -33,9 +34,13 @@ class Database:
         self.engine: AsyncEngine = make_engine(url, busy_timeout_s=busy_timeout_s)
         self._inline: Engine | None = None
         self._patient: Engine | None = None
+        # Commits have a thread of their own: through the shared default executor each one
+        # paid for a context copy and, under load, for waking or starting a worker.
+        self._committer: ThreadPoolExecutor | None = None
         if url.startswith("sqlite"):
             self._inline = _sqlite_engine(url, _INLINE_LOCK_WAIT_S)
             self._patient = _sqlite_engine(url, busy_timeout_s)
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
 
     @property
     def is_postgres(self) -> bool:
@@ -44,7 +49,7 @@ class Database:
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction: committed when it returns, rolled back if it raises."""
-        if self._inline is None or self._patient is None:
+        if self._inline is None or self._patient is None or self._committer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
         connection = self._inline.connect()
@@ -61,7 +66,7 @@ class Database:
                 raise
             # The commit's fsync is the one slow call: it runs off the loop (sqlite3 releases the
             # GIL for it), so requests keep being read and parsed meanwhile.
-            await asyncio.to_thread(transaction.commit)
+            await asyncio.get_running_loop().run_in_executor(self._committer, transaction.commit)
             return result
 
     async def dispose(self) -> None:
@@ -70,6 +75,8 @@ class Database:
         for engine in (self._inline, self._patient):
             if engine is not None:
                 engine.dispose()
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
 
 
 def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
