@@ -10,15 +10,17 @@ times --requests sequential requests of each main query (after a short warm-up).
     .venv/bin/python bench/memory.py [--alerts 1000000] [--requests 200] [--explain] [--keep]
 
 The alerts go in through the schema's triggers, so the text index (migration 0002) is built the
-way the writer builds it. Prints per query p50 / p99 / max in ms, the server's RSS (VmRSS) and
-peak RSS (VmHWM), and with --explain SQLite's EXPLAIN QUERY PLAN of the statements the service
-runs for them. Exit status 1 when an answer was not 200, was wrong (text search answers are
-checked against a plain scan, the Now page must list every open incident), a plan that should
-use an index does not (with --explain), or a target was missed (RSS < 200 MB, p99 < 50 ms).
+way the writer builds it. Prints per query p50 / p99 / max in ms and the server's CPU time per
+request (steadier than latency on a busy machine), the server's RSS (VmRSS) and peak RSS
+(VmHWM), and with --explain SQLite's EXPLAIN QUERY PLAN of the statements the service runs for
+them. Exit status 1 when an answer was not 200, was wrong (text search answers are checked
+against a plain scan, the Now page must list every open incident), a plan that should use an
+index does not (with --explain), or a target was missed (RSS < 200 MB, p99 < 50 ms).
 """
 
 import argparse
 import json
+import os
 import random
 import re
 import sqlite3
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,9 +75,9 @@ def main() -> int:
         failures = _explain(server.database_path) if args.explain else []
         with server:
             token = server.create_token(engineer="anna")
-            figures, answers = _measure(server, token, args.requests, failures)
+            figures = _measure(server, token, args.requests, failures)
             rss, peak = _rss_mb(server.pid)
-        failures += _wrong(server.database_path, answers)
+        failures += _wrong(server.database_path, figures.answers)
         if args.keep:
             kept = Path(tempfile.mkdtemp(prefix="skillpager-memory-kept-"))
             for name in ("skillpager.db", "server.log"):
@@ -308,29 +311,43 @@ def _sign_in(client: httpx.Client, token: str) -> None:
         raise RuntimeError(f"sign-in answered {answer.status_code}")
 
 
-def _measure(
-    server: ServerProcess, token: str, requests: int, failures: list[str]
-) -> tuple[dict[str, list[float]], dict[str, httpx.Response]]:
-    figures: dict[str, list[float]] = {}
-    answers: dict[str, httpx.Response] = {}
+@dataclass
+class _Figures:
+    """Per query: latencies (ms), the server's CPU per request (ms), the last answer."""
+
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    answers: dict[str, httpx.Response] = field(default_factory=dict)
+
+
+def _measure(server: ServerProcess, token: str, requests: int, failures: list[str]) -> _Figures:
+    figures = _Figures()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base_url, timeout=30, headers=headers) as client:
         _sign_in(client, token)
         newest_firing = client.get("/api/alerts?status=firing&limit=1").json()["items"][0]["id"]
         for name, url in _queries(newest_firing).items():
+            for _ in range(5):  # warm SQLite's page cache and the templates
+                client.get(url)
+            cpu_before = _cpu_seconds(server.pid)
             timings: list[float] = []
-            for n in range(5 + requests):
+            for _ in range(requests):
                 started = time.perf_counter()
                 answer = client.get(url)
-                elapsed = (time.perf_counter() - started) * 1000
+                timings.append((time.perf_counter() - started) * 1000)
                 if answer.status_code != 200:
                     failures.append(f"{name}: {answer.status_code}")
                     break
-                if n >= 5:  # the first few warm SQLite's page cache and the templates
-                    timings.append(elapsed)
-            figures[name] = timings
-            answers[name] = answer
-    return figures, answers
+            figures.cpu_ms[name] = (_cpu_seconds(server.pid) - cpu_before) / len(timings) * 1000
+            figures.timings[name], figures.answers[name] = timings, answer
+    return figures
+
+
+def _cpu_seconds(pid: int) -> float:
+    # Fields 14 and 15 of proc(5) (utime, stime), counted after the ")" closing the name. The
+    # server's CPU per request does not change with what else the machine runs; latency does.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wrong(path: Path, answers: dict[str, httpx.Response]) -> list[str]:
@@ -372,14 +389,13 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def _report(figures: dict[str, list[float]], failures: list[str], rss: float, peak: float) -> int:
-    print(f"\n{'query':<40} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+def _report(figures: _Figures, failures: list[str], rss: float, peak: float) -> int:
+    print(f"\n{'query':<40} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'server CPU ms':>14}")
     slow = []
-    for name, timings in figures.items():
-        if not timings:
-            continue
+    for name, timings in figures.timings.items():
         p50, p99 = statistics.median(timings), _percentile(timings, 0.99)
-        print(f"{name:<40} {p50:>8.1f} {p99:>8.1f} {max(timings):>8.1f}")
+        cpu = figures.cpu_ms[name]
+        print(f"{name:<40} {p50:>8.1f} {p99:>8.1f} {max(timings):>8.1f} {cpu:>14.1f}")
         if p99 >= LATENCY_LIMIT_MS:
             slow.append(name)
     print(f"\nserver RSS {rss:.0f} MB (peak {peak:.0f} MB; target < {RSS_LIMIT_MB} MB)")
