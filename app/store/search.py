@@ -51,7 +51,8 @@ def fts_query(q: str) -> str | None:
     rows and costs time to intersect, and the ILIKE check does the exact matching anyway.
     """
     grams: list[str] = []
-    for run in q.replace("_", "%").split("%"):
+    # Runs between LIKE's wildcards, up to a NUL: SQLite's LIKE ends the pattern there.
+    for run in q.split("\x00")[0].replace("_", "%").split("%"):
         starts = list(range(0, len(run) - _GRAM + 1, _GRAM))
         if starts and starts[-1] != len(run) - _GRAM:
             starts.append(len(run) - _GRAM)

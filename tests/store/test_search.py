@@ -121,6 +121,7 @@ def test_terms_without_a_trigram_scan() -> None:
     assert fts_query("payments-db") == '"pay" AND "men" AND "ts-" AND "-db"'
     assert fts_query('a"bc') == '"a""b" AND """bc"'
     assert fts_query("abc%def") == '"abc" AND "def"'
+    assert fts_query("abcd\x00efg") == '"abc" AND "bcd"'
 
 
 def test_migrating_a_store_with_alerts_indexes_them(tmp_path: Path) -> None:
