@@ -19,6 +19,9 @@ _datetime_bind = DateTime(timezone=True).dialect_impl(_SQLITE).bind_processor(_S
 _json_bind = JSON().bind_processor(_SQLITE)
 
 
+_NAIVE_1900 = datetime(1900, 1, 1)  # noqa: DTZ001 - hypothesis bounds are naive
+
+
 def _minutes(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
 
@@ -31,9 +34,9 @@ _json_values = st.recursive(
 
 
 @given(
-    st.datetimes(min_value=datetime(1900, 1, 1))
+    st.datetimes(min_value=_NAIVE_1900)
     | st.datetimes(
-        min_value=datetime(1900, 1, 1),
+        min_value=_NAIVE_1900,
         timezones=st.builds(timezone, st.integers(-840, 840).map(_minutes)),
     )
 )
