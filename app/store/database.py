@@ -37,6 +37,11 @@ class Database:
         # Commits have a thread of their own: through the shared default executor each one
         # paid for a context copy and, under load, for waking or starting a worker.
         self._committer: ThreadPoolExecutor | None = None
+        # One SQLite transaction of this process at a time: the next waits its turn on the loop.
+        # Without it, one that begins while another commits (the writer's next batch and the
+        # engine's express lane, back to back under load) waits in SQLite's busy handler, which
+        # blocks the whole loop for up to _INLINE_LOCK_WAIT_S (measured: ~1 s of a 15 s run).
+        self._turn = asyncio.Lock()
         if url.startswith("sqlite"):
             self._inline = _sqlite_engine(url, _INLINE_LOCK_WAIT_S)
             self._patient = _sqlite_engine(url, busy_timeout_s)
@@ -52,22 +57,25 @@ class Database:
         if self._inline is None or self._patient is None or self._committer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        connection = self._inline.connect()
-        try:
-            transaction = connection.begin()
-        except OperationalError:
-            connection.close()  # another process holds the write lock: wait in a thread
-            return await asyncio.to_thread(_run, self._patient, work)
-        with connection:
+        async with self._turn:
+            connection = self._inline.connect()
             try:
-                result = work(connection)
-            except BaseException:
-                transaction.rollback()
-                raise
-            # The commit's fsync is the one slow call: it runs off the loop (sqlite3 releases the
-            # GIL for it), so requests keep being read and parsed meanwhile.
-            await asyncio.get_running_loop().run_in_executor(self._committer, transaction.commit)
-            return result
+                transaction = connection.begin()
+            except OperationalError:
+                connection.close()  # another process holds the write lock: wait in a thread
+                return await asyncio.to_thread(_run, self._patient, work)
+            with connection:
+                try:
+                    result = work(connection)
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                # The commit's fsync is the one slow call: it runs off the loop (sqlite3 releases
+                # the GIL for it), so requests keep being read and parsed meanwhile.
+                await asyncio.get_running_loop().run_in_executor(
+                    self._committer, transaction.commit
+                )
+                return result
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
