@@ -114,14 +114,14 @@ class EscalationEngine:
         self.kick()
 
     async def settle(self) -> None:
-        """Wait until every kicked cycle has finished (tests and shutdown)."""
+        """Wait until every kicked cycle and express batch has finished (tests and shutdown)."""
         while self._tasks or self._lock.locked():
             await asyncio.gather(*self._tasks, return_exceptions=True)
             async with self._lock:
                 pass
 
     async def cycle(self) -> None:
-        """One tick and one sender pass; repeated while kicks arrived meanwhile."""
+        """Tick and send until nothing more is due; repeated while kicks arrived meanwhile."""
         async with self._lock:
             self._again = True
             while self._again and not self._stopping:
@@ -136,10 +136,9 @@ class EscalationEngine:
         await self._recover(now)
         if self._on_cycle is not None:
             await self._on_cycle(now)
-        # A failed page may queue fallbacks at once, failing on every channel moves a ladder on
-        # at once, and pages another transaction wrote meanwhile (the express lane's incidents,
-        # locked by this tick on PostgreSQL) are due too: tick and send until nothing more is
-        # (bounded; retries wait for their backoff).
+        # Every tick is followed by a send, and a send may make more due at once (a failed
+        # page's fallbacks; a ladder moving on when every channel failed): tick and send until
+        # nothing more is due (bounded; retries wait for their backoff).
         for _ in range(_SEND_ROUNDS):
             written = await self._db.transaction(
                 partial(
@@ -186,7 +185,7 @@ class EscalationEngine:
         try:
             failed = await self._sender.deliver(jobs)
         except Exception:
-            log.exception("recording sent pages failed; recovery settles them")
+            log.exception("sending or recording claimed pages failed; recovery settles them")
             return
         if failed:
             self.kick()  # fallbacks and a ladder moving on go out at once, as in a cycle
