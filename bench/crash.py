@@ -34,9 +34,13 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_paging_crash import LADDER, LADDER_RULES, PHONES, _twilio_env
-from tests.fakes.twilio_server import TwilioFake
-from tests.support.server import ServerProcess, ServerStartFailed
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+# The crash test's own ladder and fakes (needs the repo root on the path).
+from tests.e2e.test_paging_crash import LADDER, LADDER_RULES, PHONES, _twilio_env  # noqa: E402
+from tests.fakes.twilio_server import TwilioFake  # noqa: E402
+from tests.support.server import ServerProcess, ServerStartFailed  # noqa: E402
 
 ACK_TIMEOUT_S = 2
 SYSTEMS = [f"sys{n:02d}" for n in range(20)]
