@@ -3,9 +3,9 @@
 bench/paging.py's measurement (its rules, its Twilio fake, its open-loop poster and report: one
 critical alert per system sNNNN at --rate per second, each system's first page its own SMS,
 throttle off) while a second process posts unique alerts at a steady background rate to other
-systems: --background-systems systems bNNNN, round robin (each with its own engineer, so the
-first alert of each opens an incident and pages; later ones, all with new fingerprints, join
-it). The background starts --background-warmup seconds before paging.py's warm-up, so those
+systems: --background-systems systems bNNNN, round robin, --background-batch alerts a request
+(each system with its own engineer, so the first alert of each opens an incident and pages;
+later ones, all with new fingerprints, join it). The background starts --background-warmup seconds before paging.py's warm-up, so those
 first pages are out of the way, and runs until the last measured SMS arrived; its achieved rate
 is printed next to the asked one (it falls behind when the server cannot keep up). One fresh
 server per background rate in --loads; a rate of 0 is the reference run without background.
@@ -63,9 +63,9 @@ def add_background_rules(rules: Path, systems: int) -> None:
             out.write(f'  b{i:04d}: {{phone: "+1203{i:07d}", skills: {{j{i:04d}: 5}}}}\n')
 
 
-def background_message(n: int, systems: int, run_id: str) -> dict[str, object]:
-    """Webhook (v4) body with one unique warning alert for system b<n mod systems>."""
-    name = f"b{n % systems:04d}"
+def background_message(first: int, count: int, systems: int, run_id: str) -> dict[str, object]:
+    """Webhook (v4) body with unique warning alerts first..first+count-1, alert n for system
+    b<n mod systems>."""
     return {
         "version": "4",
         "status": "firing",
@@ -73,20 +73,23 @@ def background_message(n: int, systems: int, run_id: str) -> dict[str, object]:
         "groupLabels": {"alertname": "BenchBackground"},
         "commonLabels": {},
         "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {
-                    "alertname": "BenchBackground",
-                    "service": name,
-                    "instance": f"{run_id}-{n}",
-                    "severity": "warning",
-                },
-                "annotations": {"summary": f"background alert {n} on {name}"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"bg-{run_id}-{n}",
-            }
-        ],
+        "alerts": [_background_alert(n, systems, run_id) for n in range(first, first + count)],
+    }
+
+
+def _background_alert(n: int, systems: int, run_id: str) -> dict[str, object]:
+    name = f"b{n % systems:04d}"
+    return {
+        "status": "firing",
+        "labels": {
+            "alertname": "BenchBackground",
+            "service": name,
+            "instance": f"{run_id}-{n}",
+            "severity": "warning",
+        },
+        "annotations": {"summary": f"background alert {n} on {name}"},
+        "startsAt": datetime.now(UTC).isoformat(),
+        "fingerprint": f"bg-{run_id}-{n}",
     }
 
 
@@ -94,28 +97,30 @@ def background(
     base_url: str,
     headers: dict[str, str],
     rate: float,
-    systems: int,
+    shape: tuple[int, int],
     started: multiprocessing.synchronize.Event,
     stop: multiprocessing.synchronize.Event,
     results: "multiprocessing.Queue[dict[str, Any]]",
 ) -> None:
-    """Process body: post at `rate`/s on a fixed schedule until `stop`; put counts on `results`.
+    """Process body: post `rate` alerts/s (`shape` = systems, alerts per request) on a fixed
+    schedule until `stop`; put counts (in alerts) on `results`.
 
     Ctrl-C reaches this process too (same process group); it ignores it and lets the parent stop
     it, so that it never goes on posting to a server that is gone.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    results.put(asyncio.run(_background(base_url, headers, rate, systems, started, stop)))
+    results.put(asyncio.run(_background(base_url, headers, rate, shape, started, stop)))
 
 
 async def _background(
     base_url: str,
     headers: dict[str, str],
     rate: float,
-    systems: int,
+    shape: tuple[int, int],
     started: multiprocessing.synchronize.Event,
     stop: multiprocessing.synchronize.Event,
 ) -> dict[str, Any]:
+    systems, batch = shape
     run_id = secrets.token_hex(3)
     counts: dict[str, Any] = {"sent": 0, "ok": 0, "errors": 0, "first_error": ""}
     answered: list[float] = []  # post → 202 seconds
@@ -129,11 +134,10 @@ async def _background(
         async def one(n: int) -> None:
             try:
                 sent = time.perf_counter()
-                response = await client.post(
-                    "/webhooks/alertmanager", json=background_message(n, systems, run_id)
-                )
+                body = background_message(n * batch, batch, systems, run_id)
+                response = await client.post("/webhooks/alertmanager", json=body)
                 if response.status_code == 202:
-                    counts["ok"] += 1
+                    counts["ok"] += batch
                     answered.append(time.perf_counter() - sent)
                 else:
                     counts["errors"] += 1
@@ -148,7 +152,7 @@ async def _background(
         started.set()
         n = 0
         while not stop.is_set():
-            delay = begin + n / rate - time.perf_counter()
+            delay = begin + n * batch / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             await slots.acquire()
@@ -158,7 +162,7 @@ async def _background(
             n += 1
         elapsed = time.perf_counter() - begin
         await asyncio.gather(*tasks)
-    counts["sent"] = n
+    counts["sent"] = n * batch
     counts["elapsed_s"] = elapsed
     counts["post_to_202"] = percentiles(answered)
     return counts
@@ -189,7 +193,7 @@ def run_one(load: float, args: argparse.Namespace) -> bool:
                         server.base_url,
                         server.webhook_headers(),
                         load,
-                        args.background_systems,
+                        (args.background_systems, args.background_batch),
                         started,
                         stop,
                         results,
@@ -222,7 +226,8 @@ def run_one(load: float, args: argparse.Namespace) -> bool:
             if load > 0:
                 print(
                     f"  background: {counts['sent']:,} unique alerts on"
-                    f" {args.background_systems} systems, {achieved:,.1f}/s answered 202,"
+                    f" {args.background_systems} systems, {args.background_batch} a request,"
+                    f" {achieved:,.1f}/s answered 202,"
                     f" errors {counts['errors']}"
                     + (f" (first: {counts['first_error']})" if counts["errors"] else "")
                 )
@@ -255,6 +260,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="measured incidents/s (50)")
     parser.add_argument(
         "--background-systems", type=int, default=100, help="systems the background hits (100)"
+    )
+    parser.add_argument(
+        "--background-batch",
+        type=int,
+        default=10,
+        help="alerts per background request (10; one Python client cannot post 500 requests/s"
+        " beside the server on two cores)",
     )
     parser.add_argument(
         "--background-warmup",
