@@ -5,10 +5,11 @@ critical alert per system sNNNN at --rate per second, each system's first page i
 throttle off) while a second process posts unique alerts at a steady background rate to other
 systems: --background-systems systems bNNNN, round robin, --background-batch alerts a request
 (each system with its own engineer, so the first alert of each opens an incident and pages;
-later ones, all with new fingerprints, join it). The background starts --background-warmup seconds before paging.py's warm-up, so those
-first pages are out of the way, and runs until the last measured SMS arrived; its achieved rate
-is printed next to the asked one (it falls behind when the server cannot keep up). One fresh
-server per background rate in --loads; a rate of 0 is the reference run without background.
+later ones, all with new fingerprints, join it). The background starts --background-warmup
+seconds before paging.py's warm-up, so those first pages are out of the way, and runs until the
+last measured SMS arrived; its achieved rate is printed next to the asked one (it falls behind
+when the server cannot keep up). One fresh server per background rate in --loads; a rate of 0 is
+the reference run without background.
 
     .venv/bin/python bench/latency.py [--loads 0,50,500] [--incidents 500] [--rate 50]
 
