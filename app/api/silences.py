@@ -70,16 +70,7 @@ async def post_silence(
 ) -> dict[str, Any]:
     """Create a silence; answers `{"silenceID": id}`."""
     now = services.clock.now()
-    work = partial(
-        create_silence,
-        matchers=body.matchers,
-        starts_at=body.startsAt.astimezone(UTC),
-        ends_at=body.endsAt.astimezone(UTC),
-        created_by=body.createdBy,
-        comment=body.comment,
-        now=now,
-    )
-    silence_id: int = await services.db.transaction(work)
+    silence_id = await services.db.transaction(partial(create_posted, body=body, now=now))
     return {"silenceID": silence_id}
 
 
@@ -114,6 +105,19 @@ async def delete_silence(
         raise NotFound(f"no silence {silence_id}")
     services.escalation.kick()
     return {"silenceID": silence_id, "status": {"state": "expired"}}
+
+
+def create_posted(conn: Connection, *, body: PostableSilence, now: datetime) -> int:
+    """Store a silence as posted (API or dashboard form); its id."""
+    return create_silence(
+        conn,
+        matchers=body.matchers,
+        starts_at=body.startsAt.astimezone(UTC),
+        ends_at=body.endsAt.astimezone(UTC),
+        created_by=body.createdBy,
+        comment=body.comment,
+        now=now,
+    )
 
 
 def expire_and_release(conn: Connection, *, silence_id: int, now: datetime) -> bool:

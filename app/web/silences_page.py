@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.silences import PostableSilence, expire_and_release, silence_json
+from app.api.silences import PostableSilence, create_posted, expire_and_release, silence_json
 from app.errors import NotFound
 from app.escalation.mute import mute
 from app.escalation.service import Actor
-from app.escalation.silences import Matcher, create_silence
+from app.escalation.silences import Matcher
 from app.store.tables import Silence
 from app.web.access import Viewer, WebError, services_of, team, team_form
 from app.web.render import page
@@ -142,16 +142,7 @@ async def create(request: Request) -> Response:
         body = postable(form, created_by=who.require().subject, now=now)
     except ValueError as exc:
         return await _page(request, who, form=form, problem=str(exc), status=422)
-    work = partial(
-        create_silence,
-        matchers=body.matchers,
-        starts_at=body.startsAt.astimezone(UTC),
-        ends_at=body.endsAt.astimezone(UTC),
-        created_by=body.createdBy,
-        comment=body.comment,
-        now=now,
-    )
-    silence_id = await services.db.transaction(work)
+    silence_id = await services.db.transaction(partial(create_posted, body=body, now=now))
     return RedirectResponse(f"/silences#silence-{silence_id}", 303)
 
 
