@@ -39,6 +39,7 @@ from app.clock import FrozenClock
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.requirements import unavailable
 from tests.support.server import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -206,10 +207,7 @@ def private_postgres() -> Iterator[PrivateCluster]:
     """A private cluster; skipped without initdb (failed under CI)."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
-        message = "initdb/pg_ctl are not installed (apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("initdb/pg_ctl are not installed (apt-get install postgresql)")
     cluster = PrivateCluster(initdb, pg_ctl)
     try:
         cluster.init()

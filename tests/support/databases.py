@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from app.store.migrate import upgrade_to_head
+from tests.support.requirements import unavailable
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -57,10 +57,7 @@ def require_postgres() -> str:
     try:
         _run(_admin(url, "SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        message = f"no PostgreSQL at {url}: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"no PostgreSQL at {url}: {exc}")
     return url
 
 

@@ -19,7 +19,8 @@ from types import TracebackType
 from typing import Self
 
 import httpx
-import pytest
+
+from tests.support.requirements import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -236,8 +237,5 @@ def require_binary(name: str) -> str:
     """The path of an external program; skip the test without it (fail under CI)."""
     found = shutil.which(name)
     if found is None:
-        message = f"{name} is not installed (apt-get install {name})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is not installed (apt-get install {name})")
     return found
