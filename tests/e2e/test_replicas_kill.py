@@ -7,9 +7,10 @@ unready moves on to the next, like a load balancer). Twice, at a random moment (
 the test output), one replica is SIGKILLed and restarted: once while alerts arrive, once while
 the ladder moves from step 1 to step 2.
 
-Afterwards: per (incident, cycle, step, round, engineer, channel) exactly one page row; every
-page of the first two steps `sent`; every sent page to eNNN/fNNN is exactly one SMS at the fake
-Twilio (those engineers are paged for one incident only, so their SMS are never bundled); and
+Pages a killed replica had claimed (`sending`) are first left to the others' recovery, as in
+production. Afterwards: per (incident, cycle, step, round, engineer, channel) exactly one page row;
+every page of the first two steps `sent`; every sent page to eNNN/fNNN is exactly one SMS at the
+fake Twilio (those engineers are paged for one incident only, so their SMS are never bundled); and
 every one of the three processes sent some SMS (counted from their logs).
 """
 
@@ -222,6 +223,25 @@ async def _wait_two_steps_sent(dsn: str, servers: list[ServerProcess]) -> None:
     raise AssertionError(f"the first two steps were not all sent in {WAIT_S}s: {states}\n{logs}")
 
 
+async def _wait_orphans_settled(dsn: str) -> None:
+    """Until no page has been `sending` for 2 s: a killed replica's claims wait out STALE_S and
+    the next recovery pass of another replica (every 30 s); live sends take milliseconds."""
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            orphans = await conn.fetch(
+                "SELECT id, incident_id, step, engineer FROM pages"
+                " WHERE status = 'sending' AND claimed_at < now() - interval '2 seconds'"
+            )
+            if not orphans:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+    raise AssertionError(f"pages a killed replica claimed were not settled in {WAIT_S}s: {orphans}")
+
+
 async def _page_rows(dsn: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(dsn, timeout=5)
     try:
@@ -253,6 +273,7 @@ async def test_three_replicas_killed_at_random_page_every_step_exactly_once(
     killer.after(rng.uniform(0.5, ACK_TIMEOUT_S), "while the ladder moves on")
     await _wait_two_steps_sent(dsn, replicas)
     await asyncio.to_thread(killer.join)
+    await _wait_orphans_settled(dsn)
     # Stop sending: a SIGTERM lets each replica record the batch in flight and nothing more, so
     # no page is `sending` when the books are checked.
     unclean = [i for i, server in enumerate(replicas) if not server.stop(grace_s=20.0)]
