@@ -11,6 +11,7 @@ from app.api.rules import EngineerDep
 from app.errors import Conflict
 from app.escalation import service
 from app.escalation.service import Actor, Outcome
+from app.ids import IdPath
 from app.services import Services
 from app.store.tokens import Principal
 
@@ -54,7 +55,7 @@ async def _run(
 
 @router.post("/{incident_id}/ack")
 async def ack(
-    incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Acknowledge: paging stops."""
     return await _run(services, "ack", incident_id, who, body or ActionBody())
@@ -62,7 +63,7 @@ async def ack(
 
 @router.post("/{incident_id}/resolve")
 async def resolve(
-    incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Resolve by hand."""
     return await _run(services, "resolve", incident_id, who, body or ActionBody())
@@ -70,7 +71,7 @@ async def resolve(
 
 @router.post("/{incident_id}/escalate")
 async def escalate(
-    incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Page the next step now."""
     return await _run(services, "escalate", incident_id, who, body or ActionBody())
@@ -78,7 +79,7 @@ async def escalate(
 
 @router.post("/{incident_id}/snooze")
 async def snooze(
-    incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Quiet for `minutes` (default 30), then paged again."""
     return await _run(services, "snooze", incident_id, who, body or ActionBody())
@@ -86,7 +87,7 @@ async def snooze(
 
 @router.post("/{incident_id}/handover")
 async def handover(
-    incident_id: int, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
 ) -> dict[str, Any]:
     """Hand over to another engineer (`to`), who is paged now."""
     if body is None or not body.to:

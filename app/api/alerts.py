@@ -10,6 +10,7 @@ from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.clock import as_utc
 from app.errors import NotFound
+from app.ids import IdPath
 from app.store import search
 from app.store.tables import Alert, AlertRawEvent, Incident, RawEvent
 from app.store.tokens import Principal, TokenKind
@@ -97,7 +98,9 @@ async def _newest(
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: int, services: ServicesDep, principal: ReaderDep) -> dict[str, Any]:
+async def get_alert(
+    alert_id: IdPath, services: ServicesDep, principal: ReaderDep
+) -> dict[str, Any]:
     """One alert, with the raw events that touched it (team only)."""
     async with AsyncSession(services.engine) as session:
         alert = await session.scalar(visible_alerts(principal).where(Alert.id == alert_id))

@@ -10,6 +10,7 @@ from app.api.alerts import alert_json, iso
 from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.errors import NotFound
+from app.ids import IdPath
 from app.store.tables import Alert, Incident, IncidentEvent, Page
 from app.store.tokens import Principal, TokenKind
 
@@ -91,7 +92,7 @@ async def list_incidents(
 
 @router.get("/{incident_id}")
 async def get_incident(
-    incident_id: int, services: ServicesDep, principal: ReaderDep
+    incident_id: IdPath, services: ServicesDep, principal: ReaderDep
 ) -> dict[str, Any]:
     """One incident with its alerts and its timeline."""
     async with AsyncSession(services.engine) as session:

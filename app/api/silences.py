@@ -22,6 +22,7 @@ from app.api.rules import EngineerDep
 from app.clock import as_utc
 from app.errors import NotFound
 from app.escalation.silences import Matcher, create_silence, expire_silence, release_silenced
+from app.ids import IdPath
 from app.store.tables import Silence
 
 router = APIRouter(prefix="/api/silences", tags=["silences"])
@@ -94,7 +95,7 @@ async def list_silences(
 
 @router.delete("/{silence_id}")
 async def delete_silence(
-    silence_id: int, services: ServicesDep, _who: EngineerDep
+    silence_id: IdPath, services: ServicesDep, _who: EngineerDep
 ) -> dict[str, Any]:
     """Expire a silence now; incidents it held page at the next tick."""
     now = services.clock.now()

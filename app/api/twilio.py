@@ -14,6 +14,7 @@ from app.errors import Forbidden
 from app.escalation import service
 from app.escalation.replies import ReplyContext, engineer_by_phone, handle_sms
 from app.escalation.service import Actor
+from app.ids import strict_id
 from app.ingest.router import read_body
 from app.paging.base import mask_phone
 from app.paging.outcomes import fail_page
@@ -186,4 +187,4 @@ def _twiml(text: str) -> Response:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
+    return strict_id(value) if value else None

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.ids import strict_id
 from app.paging.base import OutboundPage
 from app.paging.text import Block, slack_blocks, slack_escape
 
@@ -158,9 +159,10 @@ def _payload(body: bytes) -> _Payload:
 
 def _incident_id(value: str | None) -> int:
     # Our buttons carry the incident id as a plain decimal string (`text._buttons`).
-    if value is None or not value.isascii() or not value.isdigit() or len(value) > 18:
+    found = strict_id(value) if value is not None else None
+    if found is None:
         raise SlackPayloadError(f"button value {value!r} is not an incident id")
-    return int(value)
+    return found
 
 
 def status_line(action: SlackAction, *, actor: str, at: datetime, via: str = "Slack") -> str:

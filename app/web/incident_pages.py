@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.escalation.service import ACTIONS
+from app.ids import IdPath
 from app.web import queries
 from app.web.access import Viewer, WebError, fragment_reader, reader, services_of, team_form
 from app.web.actions import unit_of_work
@@ -38,13 +39,13 @@ async def _context(request: Request, who: Viewer, incident_id: int) -> dict[str,
 
 
 @router.get("/i/{incident_id}")
-async def short_link(incident_id: int) -> RedirectResponse:
+async def short_link(incident_id: IdPath) -> RedirectResponse:
     """The short link in SMS pages."""
     return RedirectResponse(f"/incidents/{incident_id}", 303)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-async def incident_page(request: Request, incident_id: int, who: ReaderDep) -> HTMLResponse:
+async def incident_page(request: Request, incident_id: IdPath, who: ReaderDep) -> HTMLResponse:
     """One incident: state, timeline, routing explanation, alerts and notes."""
     context = await _context(request, who, incident_id)
     title = f"#{incident_id} {context['d'].card.incident.summary[:60]}"
@@ -60,13 +61,15 @@ async def incident_page(request: Request, incident_id: int, who: ReaderDep) -> H
 
 
 @router.get("/incidents/{incident_id}/fragment", response_class=HTMLResponse)
-async def incident_fragment(request: Request, incident_id: int, who: FragmentDep) -> HTMLResponse:
+async def incident_fragment(
+    request: Request, incident_id: IdPath, who: FragmentDep
+) -> HTMLResponse:
     """The incident's state and timeline alone, for live updates."""
     return live(request, "_incident_live.html", who, **await _context(request, who, incident_id))
 
 
 @router.post("/incidents/{incident_id}/notes")
-async def post_note(request: Request, incident_id: int) -> Response:
+async def post_note(request: Request, incident_id: IdPath) -> Response:
     """Add an internal or shared note."""
     who, form = await team_form(request)
     text = form.get("text", "").strip()
@@ -90,7 +93,7 @@ async def post_note(request: Request, incident_id: int) -> Response:
 
 
 @router.post("/incidents/{incident_id}/{action}")
-async def act(request: Request, incident_id: int, action: str) -> Response:
+async def act(request: Request, incident_id: IdPath, action: str) -> Response:
     """Ack, resolve, escalate, snooze or hand over from a button."""
     who, form = await team_form(request)
     if action not in ACTIONS:

@@ -22,6 +22,7 @@ from app.errors import NotFound
 from app.escalation.mute import mute
 from app.escalation.service import Actor
 from app.escalation.silences import Matcher
+from app.ids import IdPath, strict_id
 from app.store.tables import Silence
 from app.web.access import Viewer, WebError, services_of, team, team_form
 from app.web.render import page
@@ -147,7 +148,7 @@ async def create(request: Request) -> Response:
 
 
 @router.post("/silences/{silence_id}/expire")
-async def expire(request: Request, silence_id: int) -> Response:
+async def expire(request: Request, silence_id: IdPath) -> Response:
     """End a silence now; the incidents it held page at the next tick."""
     await team_form(request)
     services = services_of(request)
@@ -159,7 +160,7 @@ async def expire(request: Request, silence_id: int) -> Response:
 
 
 @router.post("/incidents/{incident_id}/mute")
-async def mute_incident(request: Request, incident_id: int) -> Response:
+async def mute_incident(request: Request, incident_id: IdPath) -> Response:
     """Silence the incident's system (unrouted: its group labels) for 1 h, 4 h or 1 d."""
     who, form = await team_form(request)
     span = MUTE_DURATIONS.get(form.get("duration", ""))
@@ -244,8 +245,9 @@ def _row_indices(form: dict[str, str]) -> list[int]:
     found = set()
     for key in form:
         prefix, _, number = key.partition("-")
-        if prefix in ("name", "value") and number.isdigit() and int(number) < MAX_ROWS:
-            found.add(int(number))
+        index = strict_id(number) if prefix in ("name", "value") else None
+        if index is not None and index < MAX_ROWS:
+            found.add(index)
     return sorted(found)
 
 
