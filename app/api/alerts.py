@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app import projection
 from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.clock import as_utc
@@ -23,9 +24,9 @@ def iso(value: Any) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """The API shape of an alert row."""
-    return {
+def alert_json(alert: Alert, principal: Principal) -> dict[str, Any]:
+    """The API shape of an alert row, as projected for `principal` (no runbook for customers)."""
+    body = {
         "id": alert.id,
         "source": alert.source,
         "dedup_key": alert.dedup_key,
@@ -43,6 +44,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "runbook_url": alert.runbook_url,
         "incident_id": alert.incident_id,
     }
+    return projection.alert_fields(body, principal)
 
 
 def visible_alerts(principal: Principal) -> Select[Alert]:
@@ -80,7 +82,7 @@ async def list_alerts(
     parts = search.searches(query, q, indexed=indexed) if q else [(query, Alert.id)]
     alerts = await _newest(services.engine, parts, cursor=cursor, limit=limit)
     return {
-        "items": [alert_json(alert) for alert in alerts[:limit]],
+        "items": [alert_json(alert, principal) for alert in alerts[:limit]],
         "next": next_cursor([a.id for a in alerts], limit),
     }
 
@@ -106,8 +108,8 @@ async def get_alert(
         alert = await session.scalar(visible_alerts(principal).where(Alert.id == alert_id))
         if alert is None:
             raise NotFound(f"no alert {alert_id}")
-        body = alert_json(alert)
-        if principal.kind == TokenKind.ENGINEER:
+        body = alert_json(alert, principal)
+        if projection.sees_everything(principal):
             events = await session.scalars(
                 select(RawEvent)
                 .join(AlertRawEvent, AlertRawEvent.raw_event_id == RawEvent.id)

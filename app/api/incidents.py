@@ -6,43 +6,42 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import projection
 from app.api.alerts import alert_json, iso
 from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.errors import NotFound
 from app.ids import IdPath
-from app.store.tables import Alert, Incident, IncidentEvent, Page
-from app.store.tokens import Principal, TokenKind
+from app.projection import IncidentView
+from app.store.tables import Alert, Incident, Page
+from app.store.tokens import Principal
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
 
 def visible_incidents(principal: Principal) -> Select[Incident]:
     """Incidents this principal may see: all for engineers, their own for a customer."""
-    query = select(Incident)
-    if principal.kind == TokenKind.CUSTOMER:
-        query = query.where(Incident.customer == principal.subject)
-    return query
+    return projection.visible_incidents(principal)
 
 
-def incident_json(incident: Incident, principal: Principal) -> dict[str, Any]:
-    """The API shape of an incident (routing reasons are for the team only)."""
-    flags = incident.flags or {}
+def incident_json(view: IncidentView, principal: Principal) -> dict[str, Any]:
+    """The API shape of an incident as projected for `principal` (app/projection.py)."""
+    flags = view.flags or {}
     body: dict[str, Any] = {
-        "id": incident.id,
-        "state": incident.state,
-        "system": incident.system,
-        "customer": incident.customer,
-        "severity": incident.severity,
-        "summary": incident.summary,
-        "unrouted": incident.unrouted,
-        "alert_count": incident.alert_count,
-        "opened_at": iso(incident.opened_at),
-        "acknowledged_at": iso(incident.acknowledged_at),
-        "acknowledged_by": incident.acknowledged_by,
-        "resolved_at": iso(incident.resolved_at),
-        "resolved_by": incident.resolved_by,
-        "next_action_at": iso(incident.next_action_at),
+        "id": view.id,
+        "state": view.state,
+        "system": view.system,
+        "customer": view.customer,
+        "severity": view.severity,
+        "summary": view.summary,
+        "unrouted": view.unrouted,
+        "alert_count": view.alert_count,
+        "opened_at": iso(view.opened_at),
+        "acknowledged_at": iso(view.acknowledged_at),
+        "acknowledged_by": view.acknowledged_by,
+        "resolved_at": iso(view.resolved_at),
+        "resolved_by": view.resolved_by,
+        "next_action_at": iso(view.next_action_at),
         "exhausted": bool(flags.get("exhausted")),
         "storm": bool(flags.get("storm")),
         "suppressed": bool(flags.get("suppressed")),
@@ -56,9 +55,9 @@ def incident_json(incident: Incident, principal: Principal) -> dict[str, Any]:
         "distinct_keys": flags.get("keys", 0),
         "recent_summaries": flags.get("recent", []),
     }
-    if principal.kind == TokenKind.ENGINEER:
-        body["decision"] = incident.decision
-        body["rules_version"] = incident.rules_version
+    if projection.sees_everything(principal):
+        body["decision"] = view.decision
+        body["rules_version"] = view.rules_version
     return body
 
 
@@ -85,7 +84,10 @@ async def list_incidents(
     async with AsyncSession(services.engine) as session:
         found = list(await session.scalars(page(query, Incident.id, cursor=cursor, limit=limit)))
     return {
-        "items": [incident_json(incident, principal) for incident in found[:limit]],
+        "items": [
+            incident_json(projection.incident_for(incident, principal), principal)
+            for incident in found[:limit]
+        ],
         "next": next_cursor([incident.id for incident in found], limit),
     }
 
@@ -104,24 +106,20 @@ async def get_incident(
         alerts = await session.scalars(
             select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
         )
-        events = await session.scalars(
-            select(IncidentEvent)
-            .where(IncidentEvent.incident_id == incident_id)
-            .order_by(IncidentEvent.id)
-        )
-        body = incident_json(incident, principal)
-        body["alerts"] = [alert_json(alert) for alert in alerts]
+        rows = await session.execute(projection.timeline_query(incident_id, principal))
+        body = incident_json(projection.incident_for(incident, principal), principal)
+        body["alerts"] = [alert_json(alert, principal) for alert in alerts]
         body["timeline"] = [
             {
-                "at": iso(event.at),
-                "kind": event.kind,
-                "actor": event.actor,
-                "channel": event.channel,
-                "note": event.note,
+                "at": entry.at.isoformat(),
+                "kind": entry.kind,
+                "actor": entry.actor,
+                "channel": entry.channel,
+                "note": entry.text,
             }
-            for event in events
+            for entry in projection.entries(rows, principal)
         ]
-        if principal.kind == TokenKind.ENGINEER:
+        if projection.sees_everything(principal):
             pages = await session.scalars(
                 select(Page).where(Page.incident_id == incident_id).order_by(Page.id)
             )

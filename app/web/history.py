@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
+from app.projection import IncidentView, incident_for
 from app.store.tables import Incident, Page
 from app.store.tokens import Principal
 from app.web import queries
@@ -22,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 ReaderDep = Annotated[Viewer, Depends(reader)]
 _LIMIT = 1000
 _PAGED_KINDS = ("page", "bundle", "reminder")
+_FORMULA_STARTS = frozenset("=+-@\t\r\n")
 
 
 def _filters(request: Request, now: datetime) -> dict[str, str]:
@@ -49,7 +51,7 @@ def _window(filters: dict[str, str]) -> tuple[datetime, datetime | None]:
 
 async def _resolved(
     session: AsyncSession, principal: Principal, filters: dict[str, str]
-) -> list[Incident]:
+) -> list[IncidentView]:
     since, until = _window(filters)
     query = queries.visible(principal).where(
         Incident.state == "resolved", Incident.resolved_at >= since
@@ -59,7 +61,8 @@ async def _resolved(
     for name in ("customer", "system", "severity"):
         if filters[name]:
             query = query.where(getattr(Incident, name) == filters[name])
-    return list(await session.scalars(query.order_by(Incident.resolved_at.desc()).limit(_LIMIT)))
+    found = await session.scalars(query.order_by(Incident.resolved_at.desc()).limit(_LIMIT))
+    return [incident_for(incident, principal) for incident in found]
 
 
 async def _pages(session: AsyncSession, filters: dict[str, str]) -> list[tuple[str, datetime]]:
@@ -121,15 +124,15 @@ async def history_csv(request: Request, who: ReaderDep) -> Response:
         writer.writerow(
             [
                 i.id,
-                i.customer or "",
-                i.system or "",
-                i.severity,
+                _cell(i.customer),
+                _cell(i.system),
+                _cell(i.severity),
                 _cell(i.summary),
-                i.opened_at.isoformat(),
-                i.acknowledged_at.isoformat() if i.acknowledged_at else "",
-                i.acknowledged_by or "",
-                i.resolved_at.isoformat() if i.resolved_at else "",
-                i.resolved_by or "",
+                _iso(i.opened_at),
+                _iso(i.acknowledged_at),
+                _cell(i.acknowledged_by),
+                _iso(i.resolved_at),
+                _cell(i.resolved_by),
                 _num(seconds_between(i.opened_at, i.acknowledged_at)),
                 _num(seconds_between(i.opened_at, i.resolved_at)),
             ]
@@ -138,12 +141,16 @@ async def history_csv(request: Request, who: ReaderDep) -> Response:
     return Response(out.getvalue(), media_type="text/csv", headers=headers)
 
 
-def _cell(text: str) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def _cell(text: str | None) -> str:
+    """A text cell a spreadsheet shows as text: OWASP's CSV injection rule, a leading `'`
+    before = + - @, tab, CR or LF (Excel and LibreOffice run such a cell as a formula)."""
+    if not text:
+        return ""
+    return "'" + text if text[0] in _FORMULA_STARTS else text
 
 
 def _iso(moment: datetime | None) -> str:
+    # ISO 8601 with its offset, as the API writes times (SQLite hands them back naive).
     return as_utc(moment).isoformat() if moment is not None else ""
 
 

@@ -13,22 +13,29 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
+from app.projection import (
+    LIST_COLUMNS,
+    Entry,
+    IncidentView,
+    entries,
+    incident_for,
+    list_view,
+    sees_everything,
+    timeline_query,
+    visible_incidents,
+)
 from app.routing.rules import Rules
 from app.store.tables import (
     Alert,
     AlertRawEvent,
     Incident,
-    IncidentEvent,
-    NoteVisibility,
     Page,
     RawEvent,
 )
-from app.store.tokens import Principal, TokenKind
+from app.store.tokens import Principal
 
 OPEN_STATES = ("triggered", "acknowledged", "snoozed")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-# What a customer's timeline shows (without the events' notes); notes only when shared.
-CUSTOMER_EVENT_KINDS = ("opened", "reopened", "acknowledged", "resolved", "snoozed", "escalated")
 _PAGED_KINDS = ("page", "bundle", "reminder")
 _RAW_LIMIT = 5
 _RAW_BYTES = 20_000
@@ -45,60 +52,13 @@ class Paged:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenIncident:
-    """What a list shows of an open incident (a row, not an ORM object: lists are long)."""
-
-    id: int
-    state: str
-    system: str | None
-    customer: str | None
-    severity: str
-    summary: str
-    unrouted: bool
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    next_action_at: datetime | None
-    flags: dict[str, Any]
-
-
-# OpenIncident's fields, in its order.
-_CARD_COLUMNS = (
-    Incident.id,
-    Incident.state,
-    Incident.system,
-    Incident.customer,
-    Incident.severity,
-    Incident.summary,
-    Incident.unrouted,
-    Incident.opened_at,
-    Incident.acknowledged_at,
-    Incident.acknowledged_by,
-    Incident.next_action_at,
-    Incident.flags,
-)
-
-
-@dataclass(frozen=True, slots=True)
 class Card:
     """An incident as a list shows it; team-only fields are empty for customers."""
 
-    incident: Incident | OpenIncident
+    incident: IncidentView  # already projected for the viewer
     badges: tuple[str, ...]
     runbook: str | None = None
     paged: tuple[Paged, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One timeline line: what happened, who did it, through which channel."""
-
-    at: datetime
-    kind: str
-    actor: str | None
-    channel: str | None
-    text: str | None
-    visibility: str | None = None  # notes: "internal" or "shared"
 
 
 @dataclass(slots=True)
@@ -115,18 +75,15 @@ class Detail:
 
 def is_team(principal: Principal) -> bool:
     """True for an engineer."""
-    return principal.kind == TokenKind.ENGINEER
+    return sees_everything(principal)
 
 
 def visible(principal: Principal) -> Select[Incident]:
     """Incidents this principal may see: all for the team, their own for a customer."""
-    query = select(Incident)
-    if principal.kind != TokenKind.ENGINEER:
-        query = query.where(Incident.customer == principal.subject)
-    return query
+    return visible_incidents(principal)
 
 
-def badges(incident: Incident | OpenIncident) -> tuple[str, ...]:
+def badges(incident: IncidentView) -> tuple[str, ...]:
     """The flags worth a badge: storm, suppressed, silenced, maintenance, unrouted, exhausted."""
     flags = incident.flags or {}
     shown = [
@@ -150,8 +107,8 @@ async def open_cards(
 ) -> list[Card]:
     """Open incidents, most severe and oldest first; who was paged for the first `paged_for`."""
     query = visible(principal).where(Incident.state.in_(OPEN_STATES))
-    rows = await session.execute(query.with_only_columns(*_CARD_COLUMNS))
-    found = [OpenIncident(*row) for row in rows]
+    rows = await session.execute(query.with_only_columns(*LIST_COLUMNS))
+    found = [list_view(row, principal) for row in rows]
     found.sort(key=lambda i: (SEVERITY_ORDER.get(i.severity, 3), as_utc(i.opened_at)))
     paged = {}
     if is_team(principal):
@@ -163,7 +120,7 @@ async def open_cards(
 
 
 def _card(
-    incident: Incident | OpenIncident, principal: Principal, rules: Rules, paged: tuple[Paged, ...]
+    incident: IncidentView, principal: Principal, rules: Rules, paged: tuple[Paged, ...]
 ) -> Card:
     if not is_team(principal):
         return Card(incident, badges(incident))
@@ -211,7 +168,8 @@ async def detail(
             select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
         )
     )
-    found = Detail(_card(incident, principal, rules, paged.get(incident.id, ())), alerts, [])
+    view = incident_for(incident, principal)
+    found = Detail(_card(view, principal, rules, paged.get(incident.id, ())), alerts, [])
     found.timeline = await timeline(session, principal, incident_id)
     if is_team(principal):
         found.decision = dict(incident.decision or {})
@@ -222,31 +180,12 @@ async def detail(
 
 async def timeline(session: AsyncSession, principal: Principal, incident_id: int) -> list[Entry]:
     """Events (and for the team every page and its delivery status), oldest first."""
-    query = (
-        select(IncidentEvent, NoteVisibility.visibility)
-        .outerjoin(NoteVisibility, NoteVisibility.event_id == IncidentEvent.id)
-        .where(IncidentEvent.incident_id == incident_id)
-        .order_by(IncidentEvent.id)
-    )
-    if not is_team(principal):
-        query = query.where(
-            IncidentEvent.kind.in_(CUSTOMER_EVENT_KINDS)
-            | ((IncidentEvent.kind == "note") & (NoteVisibility.visibility == "shared"))
-        )
-    entries = [
-        _entry(event, visibility, principal) for event, visibility in await session.execute(query)
-    ]
+    found = entries(await session.execute(timeline_query(incident_id, principal)), principal)
     if is_team(principal):
         pages = await session.scalars(select(Page).where(Page.incident_id == incident_id))
-        entries += [_page_entry(page) for page in pages]
-    entries.sort(key=lambda entry: entry.at)
-    return entries
-
-
-def _entry(event: IncidentEvent, visibility: str | None, principal: Principal) -> Entry:
-    note = event.note if is_team(principal) or event.kind == "note" else None
-    shown = (visibility or "internal") if event.kind == "note" else None
-    return Entry(as_utc(event.at), event.kind, event.actor, event.channel, note, shown)
+        found += [_page_entry(page) for page in pages]
+    found.sort(key=lambda entry: entry.at)
+    return found
 
 
 def _page_entry(page: Page) -> Entry:

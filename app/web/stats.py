@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.clock import as_utc
+from app.projection import IncidentView
 from app.routing.rules import Rules
 from app.routing.timespec import minute_of_week
 from app.store.tables import Incident
@@ -38,7 +39,7 @@ class Figures:
     tta: list[float] = field(default_factory=list)
     ttr: list[float] = field(default_factory=list)
 
-    def add(self, incident: Incident) -> None:
+    def add(self, incident: Incident | IncidentView) -> None:
         """Count one resolved incident."""
         self.count += 1
         tta = seconds_between(incident.opened_at, incident.acknowledged_at)
@@ -59,7 +60,7 @@ class Figures:
         )
 
 
-def figures_by(incidents: Iterable[Incident], key: str) -> list[Figures]:
+def figures_by(incidents: Iterable[Incident | IncidentView], key: str) -> list[Figures]:
     """Figures per value of `key` ("customer" or "system"), by name."""
     groups: dict[str, Figures] = {}
     for incident in incidents:
