@@ -2,7 +2,9 @@
 
 The flow a router follows: `parse_envelope(body)` → `check_envelope(envelope, allowed_topics)`
 (before any fetch) → load the PEM of `envelope.signing_cert_url` (see sns_certs) →
-`verify_signature(envelope, pem, now=...)` → act on `envelope.type`.
+`verify_signature(envelope, pem, now=...)` → act on `envelope.type`. `check_age` refuses a
+message stamped more than MAX_AGE ago (or MAX_SKEW ahead): signed bytes are replayable, and a
+stored MessageId is remembered (retention keeps it) only for ACCEPTANCE_WINDOW.
 """
 
 import base64
@@ -10,7 +12,7 @@ import binascii
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -26,6 +28,13 @@ from app.ingest.common import Node, Rejected, load_object
 _SNS_HOST = re.compile(r"sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?")
 # SignatureVersion 1 (SHA1) is still SNS's default, so it must verify; topics may opt into 2.
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+# SNS's default HTTP/S retry policy gives up about 20 minutes after the first try (and a custom
+# policy at most an hour later), so a genuine delivery is never older than this.
+MAX_AGE = timedelta(hours=1)
+# How far ahead of our clock a Timestamp may be (clock skew between AWS and us).
+MAX_SKEW = timedelta(minutes=15)
+# How long a MessageId must be remembered for a redelivery to be caught as a duplicate.
+ACCEPTANCE_WINDOW = MAX_AGE + MAX_SKEW
 
 
 class SnsRejected(Rejected):
@@ -152,6 +161,20 @@ def check_envelope(envelope: SnsEnvelope, allowed_topics: Collection[str]) -> No
     check_sns_url(envelope.signing_cert_url, what="SigningCertURL", pem=True)
     if envelope.subscribe_url is not None:
         check_sns_url(envelope.subscribe_url, what="SubscribeURL", pem=False)
+
+
+def check_age(envelope: SnsEnvelope, now: datetime) -> None:
+    """Refuse a message stamped before MAX_AGE ago or after MAX_SKEW ahead (403)."""
+    try:
+        stamped = datetime.fromisoformat(envelope.timestamp)
+    except ValueError:
+        raise SchemaError("Timestamp", "expected an ISO 8601 time") from None
+    if stamped.tzinfo is None:
+        raise SchemaError("Timestamp", "expected a time with its offset (SNS sends Z)")
+    if stamped < now - MAX_AGE:
+        raise SnsRejected(f"message Timestamp {envelope.timestamp[:40]} is older than {MAX_AGE}")
+    if stamped > now + MAX_SKEW:
+        raise SnsRejected(f"message Timestamp {envelope.timestamp[:40]} is in the future")
 
 
 def verify_signature(envelope: SnsEnvelope, cert_pem: bytes, *, now: datetime) -> None:

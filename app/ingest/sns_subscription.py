@@ -22,6 +22,7 @@ async def receive_sns(body: bytes, services: Services) -> tuple[list[ParsedAlert
     envelope = sns.parse_envelope(body)
     # Topic and URL checks come before any certificate fetch, so nobody can make us fetch.
     sns.check_envelope(envelope, allowed_topics(services))
+    sns.check_age(envelope, services.clock.now())
     pem = await services.sns_certs.load(envelope.signing_cert_url)
     sns.verify_signature(envelope, pem, now=services.clock.now())
     if envelope.type is sns.SnsMessageType.SUBSCRIPTION_CONFIRMATION:

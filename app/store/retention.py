@@ -1,5 +1,9 @@
 """Retention: raw events older than RETENTION_DAYS are deleted; alerts and incidents stay.
 
+A raw event younger than the SNS acceptance window is never deleted, whatever `keep` says: its
+MessageId (the unique delivery id) is what turns a replay of the same signed bytes into a
+duplicate, and SNS refuses messages older than that window by their own Timestamp.
+
 `prune` deletes in small batches, each its own short transaction (the alert links first, then
 the raw events), so the writer waits at most one batch. Every batch is a plain DELETE by id of
 rows past the cutoff: running it again, or on several replicas at once, deletes nothing twice.
@@ -16,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock
+from app.ingest.sns import ACCEPTANCE_WINDOW
 from app.store.database import Database
 from app.store.tables import Base
 
@@ -58,12 +63,13 @@ async def prune(
     batch_size: int = BATCH_SIZE,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Delete every raw event older than `now - keep`, batch by batch; return the count.
+    """Delete every raw event older than `now - keep` (at least the SNS acceptance window),
+    batch by batch; return the count.
 
     Between batches the event loop runs other work (the writer's next commit). A set `stop`
     event ends the run after the current batch.
     """
-    work = partial(prune_batch, before=now - keep, limit=batch_size)
+    work = partial(prune_batch, before=now - max(keep, ACCEPTANCE_WINDOW), limit=batch_size)
     total = 0
     while stop is None or not stop.is_set():
         deleted = await db.transaction(work)

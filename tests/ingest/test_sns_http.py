@@ -8,6 +8,7 @@ fetches) go to an httpx.MockTransport standing in for AWS.
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import FrozenClock
+from app.ingest.sns import ACCEPTANCE_WINDOW
 from app.ingest.sns_certs import SnsCertStore
+from app.store.retention import prune
 from app.store.tables import RawEvent
 from tests.ingest.sns_keys import NOW, Signer, body, make_signer
 from tests.support.app import RunningApp, app_settings, running_app
@@ -496,3 +499,39 @@ async def test_concurrent_redeliveries_store_the_message_once(
         # unique, so concurrent redeliveries all pass the check and are all stored.
         [alert] = await stored_alerts(running)
         assert (alert["count"], await raw_event_count(running)) == (1, 1)
+
+
+# (h) Age: a signed message is replayable, so its Timestamp must be recent (within an hour,
+# at most 15 minutes ahead), and its MessageId outlives `prune` for as long as that.
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2019-06-01T12:00:00.000Z", "2025-03-14T08:29:00.000Z", "2025-03-14T10:00:00.000Z"]
+)
+async def test_a_stale_or_future_message_is_refused(
+    sns_app: RunningApp, signer: Signer, stamp: str
+) -> None:
+    response = await deliver(sns_app, signer.sign(notification() | {"Timestamp": stamp}))
+    assert response.status_code == 403, response.text
+    assert "Timestamp" in response.text
+    assert await raw_event_count(sns_app) == 0
+
+
+async def test_a_message_id_outlives_prune_while_its_bytes_are_accepted(
+    sns_app: RunningApp, signer: Signer
+) -> None:
+    signed = signer.sign(notification())
+    assert (await deliver(sns_app, signed)).status_code == 202
+    clock = sns_app.services.clock
+    assert isinstance(clock, FrozenClock)
+    # Even a prune told to keep nothing keeps the MessageId while the bytes could be replayed.
+    await prune(sns_app.services.db, now=clock.now(), keep=timedelta(0))
+    again = await deliver(sns_app, signed)
+    assert again.json() == {"alerts": [], "incidents": [], "duplicate": True}
+    clock.advance(ACCEPTANCE_WINDOW + timedelta(seconds=1))
+    assert await prune(sns_app.services.db, now=clock.now(), keep=timedelta(0)) == 1
+    late = await deliver(sns_app, signed)
+    assert late.status_code == 403, late.text
+    assert len(await stored_alerts(sns_app)) == 1
+    [alert] = await stored_alerts(sns_app)
+    assert alert["count"] == 1
