@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from app.errors import NotFound, TooLarge
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
+from app.ingest.redact import stored_body
 from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
@@ -103,7 +104,7 @@ async def _store(
         services.metrics.grouping_only.labels(source).inc(len(outcome.alerts))
     submission = Submission(
         source,
-        body,
+        stored_body(source, body),  # credentials blanked, every other byte kept
         kept_headers(request),
         outcome.alerts,
         received.delivery_id,
