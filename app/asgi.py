@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from app.bodies import capped
 from app.errors import error_body
 from app.ingest.router import enqueue, receive_webhook
 
@@ -69,6 +70,9 @@ def webhook_source(path: str) -> str | None:
 class SkillpagerApp(FastAPI):
     """FastAPI with a direct path for webhook POSTs."""
 
+    # No route may read more body than this (MAX_BODY_BYTES; create_app sets it).
+    body_limit: int = 1024 * 1024
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a webhook POST directly; everything else the FastAPI way."""
         source = None
@@ -77,6 +81,8 @@ class SkillpagerApp(FastAPI):
             if scope["method"] == "POST":
                 source = webhook_source(scope["path"])
         if source is None:
+            if scope["type"] == "http":
+                receive = capped(receive, self.body_limit)
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Where people and providers reach us; default: http://{host}:{port}.
     public_url: str = ""
     max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # Dashboard forms and JSON API bodies (not webhooks, provider callbacks or dry-run
+    # payloads, which take MAX_BODY_BYTES); past it 413 (an extension of §4).
+    max_form_bytes: int = Field(64 * 1024, gt=0)
     session_secret: SecretStr | None = None
     retention_days: int = Field(30, gt=0)
     twilio_account_sid: str | None = None
