@@ -4,6 +4,9 @@ Monitors post far more often than people click, and FastAPI's middleware, routin
 dependency layers cost a webhook as much CPU as parsing and storing its alert (measured with
 py-spy under wrk). A webhook POST therefore skips them: same handler, same error answers (the
 app's own exception handlers), same OpenAPI description (the routes stay declared).
+
+Every answer, webhook or not, leaves through `secured`: the one place that sets the browser
+security headers (no framing, no MIME sniffing, no cross-site referrer, the dashboard's CSP).
 """
 
 import logging
@@ -11,13 +14,46 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from app.bodies import capped
 from app.errors import error_body
 from app.ingest.router import enqueue, receive_webhook
 
 log = logging.getLogger(__name__)
 _WEBHOOKS = "/webhooks/"
+# The dashboard's policy: its own scripts and styles only, never inside another site's frame.
+DASHBOARD_CSP = (
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+)
+# The API docs pages run FastAPI's inline script and Swagger UI from its CDN: no framing only.
+_DOCS_CSP = "frame-ancestors 'none'"
+_DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+_COMMON = (
+    (b"x-frame-options", b"DENY"),  # for browsers that predate frame-ancestors
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+_OURS = {b"content-security-policy"} | {name for name, _ in _COMMON}
+
+
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    """The security headers of every answer to `path` (ASGI raw form)."""
+    policy = _DOCS_CSP if path in _DOCS_PATHS else DASHBOARD_CSP
+    return [(b"content-security-policy", policy.encode()), *_COMMON]
+
+
+def secured(send: Send, path: str) -> Send:
+    """`send` with the security headers set on the response start (replacing any given)."""
+    ours = security_headers(path)
+
+    async def send_secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            given = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _OURS]
+            message = {**message, "headers": [*given, *ours]}
+        await send(message)
+
+    return send_secured
 
 
 def webhook_source(path: str) -> str | None:
@@ -34,12 +70,19 @@ def webhook_source(path: str) -> str | None:
 class SkillpagerApp(FastAPI):
     """FastAPI with a direct path for webhook POSTs."""
 
+    # No route may read more body than this (MAX_BODY_BYTES; create_app sets it).
+    body_limit: int = 1024 * 1024
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a webhook POST directly; everything else the FastAPI way."""
         source = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            source = webhook_source(scope["path"])
+        if scope["type"] == "http":
+            send = secured(send, scope["path"])
+            if scope["method"] == "POST":
+                source = webhook_source(scope["path"])
         if source is None:
+            if scope["type"] == "http":
+                receive = capped(receive, self.body_limit)
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self

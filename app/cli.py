@@ -163,6 +163,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         log_config=None,
         access_log=False,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: anything local (or a
+        # proxy that passes the header on) could then choose the address the limits count.
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list,
     )
     return 0
 

@@ -1,5 +1,6 @@
 """Settings from the environment (prefix `SKILLPAGER_`), validated once at startup."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     # Where people and providers reach us; default: http://{host}:{port}.
     public_url: str = ""
     max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # Dashboard forms and JSON API bodies (not webhooks, provider callbacks or dry-run
+    # payloads, which take MAX_BODY_BYTES); past it 413 (an extension of §4).
+    max_form_bytes: int = Field(64 * 1024, gt=0)
     session_secret: SecretStr | None = None
     retention_days: int = Field(30, gt=0)
     twilio_account_sid: str | None = None
@@ -61,6 +65,9 @@ class Settings(BaseSettings):
     # How long the writer waits for a locked/unavailable database before answering 503.
     db_timeout_s: float = Field(5.0, gt=0)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
+    # Reverse proxies (comma-separated IPs or CIDRs) whose X-Forwarded-For / -Proto are
+    # believed; empty: none, the peer address is the client (an extension of §4).
+    trusted_proxies: str = ""
     testing: bool = False
     failpoint: str | None = None
 
@@ -93,6 +100,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value or None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item and item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad item
+        return value
+
     @field_validator("sms_min_interval")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -108,6 +123,11 @@ class Settings(BaseSettings):
             if self.sms_min_interval in ("0", "0s")
             else parse_duration(self.sms_min_interval)
         )
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """TRUSTED_PROXIES as a list (empty: trust no forwarding header)."""
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             await services.db.dispose()
 
     app = SkillpagerApp(title="skillpager", version="0.1.0", lifespan=lifespan)
+    app.body_limit = settings.max_body_bytes
 
     def on_reject(reason: str) -> None:
         metrics.rejected.labels(reason).inc()

@@ -3,11 +3,12 @@
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ServicesDep
+from app.api.deps import ServicesDep, services_of
 from app.api.rules import EngineerDep
+from app.bodies import json_body_openapi, read_optional_json
 from app.errors import Conflict
 from app.escalation import service
 from app.escalation.service import Actor, Outcome
@@ -28,7 +29,16 @@ class ActionBody(BaseModel):
     to: str | None = Field(None, max_length=100)
 
 
-Details = Annotated[ActionBody | None, Body()]
+async def details(request: Request, _who: EngineerDep) -> ActionBody | None:
+    """The optional body, read (bounded) only once the engineer token checked out."""
+    return await read_optional_json(
+        request, ActionBody, services_of(request).settings.max_form_bytes
+    )
+
+
+# The body is read by `details`, after authentication (a Body() param is read before it).
+Details = Annotated[ActionBody | None, Depends(details)]
+_BODY = json_body_openapi(ActionBody, required=False)
 
 
 async def _run(
@@ -53,41 +63,41 @@ async def _run(
     return {"id": outcome.incident_id, "state": outcome.state, "changed": outcome.changed}
 
 
-@router.post("/{incident_id}/ack")
+@router.post("/{incident_id}/ack", openapi_extra=_BODY)
 async def ack(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Acknowledge: paging stops."""
     return await _run(services, "ack", incident_id, who, body or ActionBody())
 
 
-@router.post("/{incident_id}/resolve")
+@router.post("/{incident_id}/resolve", openapi_extra=_BODY)
 async def resolve(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Resolve by hand."""
     return await _run(services, "resolve", incident_id, who, body or ActionBody())
 
 
-@router.post("/{incident_id}/escalate")
+@router.post("/{incident_id}/escalate", openapi_extra=_BODY)
 async def escalate(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Page the next step now."""
     return await _run(services, "escalate", incident_id, who, body or ActionBody())
 
 
-@router.post("/{incident_id}/snooze")
+@router.post("/{incident_id}/snooze", openapi_extra=_BODY)
 async def snooze(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Quiet for `minutes` (default 30), then paged again."""
     return await _run(services, "snooze", incident_id, who, body or ActionBody())
 
 
-@router.post("/{incident_id}/handover")
+@router.post("/{incident_id}/handover", openapi_extra=_BODY)
 async def handover(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details = None
+    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Hand over to another engineer (`to`), who is paged now."""
     if body is None or not body.to:

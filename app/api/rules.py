@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import ServicesDep, services_of
+from app.bodies import read_body
 from app.errors import AppError, Forbidden, NotFound
 from app.ingest.registry import parser_for
-from app.ingest.router import read_body
 from app.routing.decision import route
 from app.store.tokens import Principal, TokenKind
 

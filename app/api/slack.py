@@ -7,10 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection
 
+from app.bodies import read_body
 from app.errors import Forbidden
 from app.escalation import service
 from app.escalation.service import Actor, Outcome
-from app.ingest.router import read_body
 from app.paging.base import ChannelError
 from app.paging.signatures import verify_slack
 from app.paging.slack import SlackChannel

@@ -10,12 +10,12 @@ from fastapi.responses import Response
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from app.bodies import read_body
 from app.errors import Forbidden
 from app.escalation import service
 from app.escalation.replies import ReplyContext, engineer_by_phone, handle_sms
 from app.escalation.service import Actor
 from app.ids import strict_id
-from app.ingest.router import read_body
 from app.paging.base import mask_phone
 from app.paging.outcomes import fail_page
 from app.paging.replies import twiml_message

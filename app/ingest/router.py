@@ -9,7 +9,8 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.errors import NotFound, TooLarge
+from app.bodies import read_body
+from app.errors import NotFound
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
 from app.ingest.redact import stored_body
@@ -34,20 +35,6 @@ _KEPT_HEADERS = (
     "x-grafana-alerting-signature",
 )
 _ANY_BODY: dict[str, object] = {"requestBody": {"content": {"application/json": {"schema": {}}}}}
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing (413) past `limit` bytes without holding more than that."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def kept_headers(request: Request) -> dict[str, str]:

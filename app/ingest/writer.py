@@ -113,9 +113,14 @@ class Writer:
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
 
+    @property
+    def running(self) -> bool:
+        """Whether the writer task is alive (it takes submissions)."""
+        return self._task is not None and not self._task.done()
+
     async def submit(self, submission: Submission) -> WriteResult:
         """Queue a submission and wait for its commit; StoreUnavailable after the timeout."""
-        if self._task is None or self._task.done():
+        if not self.running:
             raise StoreUnavailable("the writer is not running")
         pending = _Pending(submission)
         # If this request times out first, nobody reads the outcome: mark it read anyway.

@@ -320,3 +320,12 @@ class ProviderHealth(Base):
     last_error: Mapped[str] = mapped_column(Text)
     config_error: Mapped[bool]
     raised_at: Mapped[datetime | None]
+
+
+class Readiness(Base):
+    """One heartbeat row `/readyz` rewrites: a store that cannot take this write is not ready."""
+
+    __tablename__ = "readiness"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    beat_at: Mapped[datetime]

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from app.bodies import read_body
+from app.errors import TooLarge
 from app.services import Services
 from app.store.tokens import Principal, TokenKind, hash_token
 from app.web.ratelimit import RateLimiter
 from app.web.sessions import Session, SessionCodec, anonymous, csrf_matches
-
-_MAX_FORM_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -153,11 +153,13 @@ async def team(request: Request) -> Viewer:
     return found
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An url-encoded form body as field → first value."""
-    body = await request.body()
-    if len(body) > _MAX_FORM_BYTES:
-        raise WebError(413, "The form is too large.")
+async def read_form(request: Request, limit: int | None = None) -> dict[str, str]:
+    """An url-encoded form body as field → first value; 413 past `limit` (MAX_FORM_BYTES)."""
+    settings = services_of(request).settings
+    try:
+        body = await read_body(request, limit or settings.max_form_bytes)
+    except TooLarge:
+        raise WebError(413, "The form is too large.") from None
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if body and kind != "application/x-www-form-urlencoded":
         raise WebError(415, "Send the form as application/x-www-form-urlencoded.")
@@ -165,22 +167,25 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-async def checked_form(request: Request, found: Viewer) -> dict[str, str]:
+async def checked_form(
+    request: Request, found: Viewer, *, limit: int | None = None
+) -> dict[str, str]:
     """The form of a POST whose CSRF token matches the session's (else 403)."""
-    form = await read_form(request)
+    form = await read_form(request, limit)
     if found.fresh or not csrf_matches(found.session, form.get("csrf")):
         raise WebError(403, "This form has expired; reload the page and try again.")
     return form
 
 
-async def team_form(request: Request) -> tuple[Viewer, dict[str, str]]:
-    """A POST by a signed-in engineer with a valid CSRF token."""
+async def team_form(request: Request, *, limit: int | None = None) -> tuple[Viewer, dict[str, str]]:
+    """A POST by a signed-in engineer with a valid CSRF token (the role checked before the
+    body is read)."""
     found = await viewer(request)
     if found.principal is None:
         raise WebError(401, "Sign in first.")
     if not found.is_team:
         raise WebError(403, "Only the on-call team can do this.")
-    return found, await checked_form(request, found)
+    return found, await checked_form(request, found, limit=limit)
 
 
 def client_key(request: HTTPConnection) -> str:

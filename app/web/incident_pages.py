@@ -1,17 +1,30 @@
-"""The incident page (`/incidents/{id}`, `/i/{id}` from SMS), its live part, actions and notes."""
+"""The incident page (`/incidents/{id}`, `/i/{id}` from SMS), its live part, actions and notes.
+
+The page shows its alerts a page of groups at a time and no raw payload: those are fetched
+one at a time (`/incidents/{id}/raw`, team only), so one incident of 20,000 alerts stays a small
+page. The live fragment is the state and timeline alone.
+"""
 
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.escalation.service import ACTIONS
-from app.ids import IdPath
+from app.ids import MAX_ID, IdPath
 from app.web import queries
-from app.web.access import Viewer, WebError, fragment_reader, reader, services_of, team_form
+from app.web.access import (
+    Viewer,
+    WebError,
+    fragment_reader,
+    reader,
+    services_of,
+    team,
+    team_form,
+)
 from app.web.actions import unit_of_work
 from app.web.notes import Visibility, add_note
 from app.web.render import live, page
@@ -20,6 +33,7 @@ from app.web.signin import safe_next
 router = APIRouter(include_in_schema=False)
 ReaderDep = Annotated[Viewer, Depends(reader)]
 FragmentDep = Annotated[Viewer, Depends(fragment_reader)]
+TeamDep = Annotated[Viewer, Depends(team)]
 
 
 async def _context(request: Request, who: Viewer, incident_id: int) -> dict[str, Any]:
@@ -45,9 +59,16 @@ async def short_link(incident_id: IdPath) -> RedirectResponse:
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-async def incident_page(request: Request, incident_id: IdPath, who: ReaderDep) -> HTMLResponse:
-    """One incident: state, timeline, routing explanation, alerts and notes."""
+async def incident_page(
+    request: Request,
+    incident_id: IdPath,
+    who: ReaderDep,
+    groups: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> HTMLResponse:
+    """One incident: state, timeline, routing explanation, alert groups (from `groups`)."""
     context = await _context(request, who, incident_id)
+    async with AsyncSession(services_of(request).engine) as session:
+        context["alerts"] = await queries.alert_groups(session, incident_id, offset=groups)
     title = f"#{incident_id} {context['d'].card.incident.summary[:60]}"
     return await page(
         request,
@@ -66,6 +87,33 @@ async def incident_fragment(
 ) -> HTMLResponse:
     """The incident's state and timeline alone, for live updates."""
     return live(request, "_incident_live.html", who, **await _context(request, who, incident_id))
+
+
+@router.get("/incidents/{incident_id}/raw", response_class=HTMLResponse)
+async def raw_page(
+    request: Request,
+    incident_id: IdPath,
+    who: TeamDep,
+    alert: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    at: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    """One raw payload of the incident (or of one `alert`), newest first from `at`, cut at
+    RAW_SHOWN_BYTES; the team only."""
+    async with AsyncSession(services_of(request).engine) as session:
+        if await queries.find(session, who.require(), incident_id) is None:
+            raise WebError(404, f"There is no incident {incident_id}.")
+        shown = await queries.raw_payload(session, incident_id, alert_id=alert, at_or_before=at)
+    return await page(
+        request,
+        "raw.html",
+        who,
+        title=f"#{incident_id} raw payload",
+        nav="now",
+        incident_id=incident_id,
+        alert=alert,
+        raw=shown,
+        cap=queries.RAW_SHOWN_BYTES,
+    )
 
 
 @router.post("/incidents/{incident_id}/notes")

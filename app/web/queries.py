@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, LargeBinary, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
@@ -37,8 +37,10 @@ from app.store.tokens import Principal
 OPEN_STATES = ("triggered", "acknowledged", "snoozed")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _PAGED_KINDS = ("page", "bundle", "reminder")
-_RAW_LIMIT = 5
-_RAW_BYTES = 20_000
+# The incident page shows this many alert groups at a time ("show more" pages on).
+GROUPS_SHOWN = 20
+# A raw payload is shown one at a time, cut at this many bytes (with a notice).
+RAW_SHOWN_BYTES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +68,9 @@ class Detail:
     """Everything the incident page shows to this viewer."""
 
     card: Card
-    alerts: list[Alert]
     timeline: list[Entry]
     reasons: list[dict[str, Any]] = field(default_factory=list)
     decision: dict[str, Any] | None = None
-    raw: dict[int, list[str]] = field(default_factory=dict)
 
 
 def is_team(principal: Principal) -> bool:
@@ -158,23 +158,18 @@ async def find(session: AsyncSession, principal: Principal, incident_id: int) ->
 async def detail(
     session: AsyncSession, principal: Principal, incident_id: int, rules: Rules
 ) -> Detail | None:
-    """The incident page's data, or None when it does not exist for this principal."""
+    """The incident's state, timeline and (team) routing, or None when it does not exist for
+    this principal. Its alerts are read apart (`alert_groups`), a page at a time."""
     incident = await find(session, principal, incident_id)
     if incident is None:
         return None
     paged = await _paged(session, Incident.id == incident.id) if is_team(principal) else {}
-    alerts = list(
-        await session.scalars(
-            select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
-        )
-    )
     view = incident_for(incident, principal)
-    found = Detail(_card(view, principal, rules, paged.get(incident.id, ())), alerts, [])
+    found = Detail(_card(view, principal, rules, paged.get(incident.id, ())), [])
     found.timeline = await timeline(session, principal, incident_id)
     if is_team(principal):
         found.decision = dict(incident.decision or {})
         found.reasons = list(found.decision.get("reasons") or [])
-        found.raw = await _raw_payloads(session, [alert.id for alert in alerts])
     return found
 
 
@@ -196,18 +191,112 @@ def _page_entry(page: Page) -> Entry:
     return Entry(as_utc(page.created_at), "page", None, page.channel, text)
 
 
-async def _raw_payloads(session: AsyncSession, alert_ids: list[int]) -> dict[int, list[str]]:
-    if not alert_ids:
-        return {}
-    rows = await session.execute(
-        select(AlertRawEvent.alert_id, RawEvent.body)
-        .join(RawEvent, RawEvent.id == AlertRawEvent.raw_event_id)
-        .where(AlertRawEvent.alert_id.in_(alert_ids))
-        .order_by(RawEvent.id.desc())
+@dataclass(frozen=True, slots=True)
+class AlertGroup:
+    """The alerts of an incident that share an alertname (else a summary), and the newest."""
+
+    name: str
+    alerts: int
+    firing: int
+    seen: int  # notifications received, over all the group's alerts
+    latest: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class AlertGroups:
+    """One page of an incident's alert groups, largest first."""
+
+    groups: list[AlertGroup]
+    total_groups: int
+    total_alerts: int
+    offset: int
+    next_offset: int | None
+
+
+def _group_name() -> ColumnElement[str]:
+    return func.coalesce(Alert.labels["alertname"].as_string(), Alert.summary)
+
+
+async def alert_groups(session: AsyncSession, incident_id: int, *, offset: int) -> AlertGroups:
+    """`GROUPS_SHOWN` groups of the incident's alerts from `offset`: counted in the database,
+    so an incident of 20,000 alerts costs a page of rows, not 20,000 objects."""
+    name = _group_name().label("name")
+    grouped = (
+        select(
+            name,
+            func.count().label("alerts"),
+            func.sum(case((Alert.status == "firing", 1), else_=0)).label("firing"),
+            func.sum(Alert.count).label("seen"),
+            func.max(Alert.id).label("latest"),
+        )
+        .where(Alert.incident_id == incident_id)
+        .group_by(name)
     )
-    raw: dict[int, list[str]] = {}
-    for alert_id, body in rows:
-        bodies = raw.setdefault(alert_id, [])
-        if len(bodies) < _RAW_LIMIT:
-            bodies.append(bytes(body[:_RAW_BYTES]).decode("utf-8", "replace"))
-    return raw
+    counted = grouped.subquery()
+    total = select(func.count(), func.coalesce(func.sum(counted.c.alerts), 0))
+    totals = (await session.execute(total.select_from(counted))).one()
+    rows = (
+        await session.execute(
+            grouped.order_by(func.count().desc(), func.max(Alert.id).desc())
+            .offset(offset)
+            .limit(GROUPS_SHOWN)
+        )
+    ).all()
+    latest = {
+        alert.id: alert
+        for alert in await session.scalars(
+            select(Alert).where(Alert.id.in_([row.latest for row in rows]))
+        )
+    }
+    groups = [
+        AlertGroup(row.name, row.alerts, int(row.firing), int(row.seen), latest[row.latest])
+        for row in rows
+    ]
+    after = offset + len(groups)
+    more = after if after < totals[0] else None
+    return AlertGroups(groups, int(totals[0]), int(totals[1]), offset, more)
+
+
+@dataclass(frozen=True, slots=True)
+class RawShown:
+    """One raw payload of an incident, cut at `RAW_SHOWN_BYTES`."""
+
+    id: int
+    source: str
+    received_at: datetime
+    size: int
+    text: str
+    older: int | None  # the next older payload's id (same incident, same alert filter)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether `text` is only the start of the payload."""
+        return self.size > RAW_SHOWN_BYTES
+
+
+async def raw_payload(
+    session: AsyncSession, incident_id: int, *, alert_id: int | None, at_or_before: int | None
+) -> RawShown | None:
+    """The newest raw payload of the incident (or of one of its alerts) at or before the id
+    `at_or_before`; only its first `RAW_SHOWN_BYTES` leave the database."""
+    linked = select(AlertRawEvent.raw_event_id).join(Alert, Alert.id == AlertRawEvent.alert_id)
+    linked = linked.where(Alert.incident_id == incident_id)
+    if alert_id is not None:
+        linked = linked.where(Alert.id == alert_id)
+    query = select(RawEvent.id).where(RawEvent.id.in_(linked))
+    if at_or_before is not None:
+        query = query.where(RawEvent.id <= at_or_before)
+    found = list(await session.scalars(query.order_by(RawEvent.id.desc()).limit(2)))
+    if not found:
+        return None
+    head = func.substr(RawEvent.body, 1, RAW_SHOWN_BYTES, type_=LargeBinary)
+    row = (
+        await session.execute(
+            select(RawEvent.source, RawEvent.received_at, func.length(RawEvent.body), head).where(
+                RawEvent.id == found[0]
+            )
+        )
+    ).one()
+    text = bytes(row[3] or b"").decode("utf-8", "replace")
+    older = found[1] if len(found) > 1 else None
+    return RawShown(found[0], row[0], as_utc(row[1]), int(row[2] or 0), text, older)

@@ -20,9 +20,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-# Pages must not be cached by shared caches: they carry per-viewer data.
-NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-_CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+# Pages must not be cached by shared caches: they carry per-viewer data. (The security
+# headers of every answer are set in one place, app/asgi.py.)
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def age(moment: datetime | None, now: datetime) -> str:
@@ -97,7 +97,7 @@ async def page(
         title=title,
         **context,
     )
-    response = HTMLResponse(html, status, headers=NO_STORE | {"Content-Security-Policy": _CSP})
+    response = HTMLResponse(html, status, headers=NO_STORE)
     if who.fresh:
         web_state(request).codec.write(response, who.session)
     return response

@@ -44,8 +44,9 @@ async def rules_page(request: Request, who: TeamDep) -> HTMLResponse:
 @router.post("/rules/dry-run", response_class=HTMLResponse)
 async def dry_run(request: Request) -> HTMLResponse:
     """Who would be paged for a pasted payload at a chosen time, and why (nothing is stored)."""
-    who, form = await team_form(request)
     services = services_of(request)
+    # A pasted payload may be as large as a webhook's.
+    who, form = await team_form(request, limit=services.settings.max_body_bytes)
     context = _context(request) | {
         "payload": form.get("payload", ""),
         "source": form.get("source", "generic"),

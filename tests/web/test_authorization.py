@@ -27,6 +27,7 @@ TABLE: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/i/{A}", {}, (303, 303, 303, 303)),
     ("GET", "/incidents/{A}", {}, (303, 200, 404, 200)),
     ("GET", "/incidents/{A}/fragment", {}, (401, 200, 404, 200)),
+    ("GET", "/incidents/{A}/raw", {}, (303, 403, 403, 200)),
     ("POST", "/incidents/{A}/notes", {"text": "n", "visibility": "shared"}, (401, 403, 403, 303)),
     ("POST", "/incidents/{A}/ack", {"next": "/"}, (401, 403, 403, 303)),
     ("GET", "/people", {}, (303, 403, 403, 200)),

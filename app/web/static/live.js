@@ -18,7 +18,9 @@
   }
 
   function refresh(region) {
-    if (document.hidden || focusedInside(region)) { return; }
+    // One poll in flight per region: a slow answer is waited for, never piled on.
+    if (region.skillpagerPolling || document.hidden || focusedInside(region)) { return; }
+    region.skillpagerPolling = true;
     fetch(region.getAttribute("data-live"), {credentials: "same-origin"})
       .then(function (response) {
         if (response.status === 401) { window.location.reload(); return null; }
@@ -32,7 +34,8 @@
           updateTitle(region);
         }
       })
-      .catch(function () { /* offline for a moment: try again next period */ });
+      .catch(function () { /* offline for a moment: try again next period */ })
+      .then(function () { region.skillpagerPolling = false; });
   }
 
   function start() {
