@@ -94,6 +94,11 @@ class TwilioFake(FakeServer):
         body = {"code": status, "message": "fake failure", "status": status}
         self.inject(Fault(FakeResponse(status, body, headers), times=times))
 
+    def accept_slowly(self, seconds: float | None, *, times: int | None = None) -> None:
+        """Store each created message at once but answer its POST after `seconds` (None:
+        never): our client times out, yet `messages.list` shows the message."""
+        self.answer_late(seconds, times=times, when=_is_create)
+
     def route(self, request: RecordedRequest) -> FakeResponse:
         """Dispatch to create or list after checking the path and Basic auth."""
         calls = _CALLS.match(request.path)
@@ -236,6 +241,10 @@ class TwilioFake(FakeServer):
 def _error(code: int, message: str, status: int) -> FakeResponse:
     body = {"code": code, "message": message, "more_info": "", "status": status}
     return FakeResponse(status, body)
+
+
+def _is_create(request: RecordedRequest) -> bool:
+    return request.method == "POST"
 
 
 def _to_is(to: str | None) -> Callable[[RecordedRequest], bool] | None:
