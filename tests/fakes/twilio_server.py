@@ -1,4 +1,4 @@
-"""A fake Twilio REST API: Messages (create, list) and Calls (create), Basic auth, faults."""
+"""A fake Twilio REST API: Messages and Calls (create, list), Basic auth, faults."""
 
 import base64
 import re
@@ -109,7 +109,7 @@ class TwilioFake(FakeServer):
             return _error(20003, "Authenticate", 401)
         if calls is not None:
             if request.method != "POST":
-                return _error(20004, "Method not allowed", 405)
+                return self._list_calls(request.query)
             return self._create_call(request.form)
         if request.method == "POST":
             return self._create(request.form)
@@ -182,6 +182,16 @@ class TwilioFake(FakeServer):
             "uri": f"{base}.json",
             "subresource_uris": {"recordings": f"{base}/Recordings.json"},
         }
+
+    def _list_calls(self, query: dict[str, str]) -> FakeResponse:
+        found = [
+            self._call_resource(call)
+            for call in reversed(self.calls)  # newest first, like Twilio
+            if query.get("To") in (None, call.to)
+        ]
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls.json"
+        page = {"first_page_uri": base, "next_page_uri": None, "previous_page_uri": None}
+        return FakeResponse(200, {"calls": found, "page": 0, "start": 0, "uri": base, **page})
 
     def _list(self, query: dict[str, str]) -> FakeResponse:
         after = _parse_date(query.get("DateSent>"))

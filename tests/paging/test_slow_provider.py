@@ -89,3 +89,16 @@ async def test_when_the_lookup_also_hangs_recovery_settles_the_page_later(
     [message] = twilio_fake.messages
     assert (sms.status, sms.provider_id) == ("sent", message.sid)
     assert _posts(twilio_fake, "Messages.json") == 1
+
+
+async def test_a_timed_out_call_is_found_at_twilio_and_never_placed_again(
+    app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
+) -> None:
+    twilio_fake.accept_slowly(None)
+    incident_id = await fire(app, "cache-down", service="cache")  # → vic, by a call
+    for _ in range(6):
+        await advance(app, clock, 5)
+    [call] = twilio_fake.calls
+    assert _posts(twilio_fake, "Calls.json") == 1
+    rows = await _rows(app, incident_id)
+    assert (rows["voice"].status, rows["voice"].provider_id) == ("sent", call.sid)
