@@ -2,13 +2,16 @@
 
 import argparse
 import asyncio
+import errno
 import gc
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import uvicorn
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import SystemClock
@@ -134,19 +137,43 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Check everything that can fail at start, then bind the port, then run.
+
+    Nothing runs before this all passed: the engine (which sends due pages), the writer and
+    the schedulers start in the app's lifespan, which uvicorn enters only after we hold the
+    socket. A failed start therefore pages nobody and says why in one line.
+    """
     configure_logging(settings.log_format)
+    host, port = args.host or settings.host, args.port or settings.port
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        print(_bind_problem(host, port, exc), file=sys.stderr)
+        return 1
+    with sock:
+        if not _ready_to_serve(args, settings):
+            return 1
+        _serve_on(sock, host, port, settings)
+    return 0
+
+
+def _ready_to_serve(args: argparse.Namespace, settings: Settings) -> bool:
+    """Whether the skills map loads and the database is reachable and current (else say why)."""
     try:
         load_rules(settings.rules_dir)
     except RulesError as exc:
         print(f"the skills map in {settings.rules_dir} has errors:", file=sys.stderr)
         print(exc, file=sys.stderr)
-        return 1
-    if args.migrate:
-        upgrade_to_head(settings.database_url)
-    elif not asyncio.run(_schema_current(settings)):
-        print("the database schema is behind: run `skillpager migrate`", file=sys.stderr)
-        print("(or start with `skillpager serve --migrate`)", file=sys.stderr)
-        return 1
+        return False
+    problem = _database_problem(settings, migrate=args.migrate)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return False
+    return True
+
+
+def _serve_on(sock: socket.socket, host: str, port: int, settings: Settings) -> None:
+    """Run the app on the bound socket until a signal stops it."""
     app = create_app(settings)
     # What is loaded by now (modules, their functions and types: ~160k objects) lives as long as
     # the process. Frozen, it is no longer walked by every full collection: those took ~100 ms,
@@ -157,10 +184,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # collections ran every few alerts. 20,000 measured ~10% less CPU per alert under wrk
     # (bench/ingest.py), for a few MB more garbage between collections.
     gc.set_threshold(20_000, 20, 20)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: anything local (or a
@@ -168,7 +195,48 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=bool(settings.trusted_proxy_list),
         forwarded_allow_ips=settings.trusted_proxy_list,
     )
-    return 0
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _database_problem(settings: Settings, *, migrate: bool) -> str | None:
+    """Why the database cannot serve (unreachable, schema behind), or None when it can."""
+    try:
+        if migrate:
+            upgrade_to_head(settings.database_url)
+            return None
+        if asyncio.run(_schema_current(settings)):
+            return None
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot use the database ({_safe_url(settings.database_url)}): {reason}"
+    return (
+        "the database schema is behind: run `skillpager migrate` "
+        "(or start with `skillpager serve --migrate`)"
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for an error line."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, as uvicorn would bind it (SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is in use; set SKILLPAGER_PORT or --port"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; set SKILLPAGER_HOST or --host"
 
 
 async def _schema_current(settings: Settings) -> bool:

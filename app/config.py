@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
+    # How long one provider request (Twilio, Slack) may take before it counts as ambiguous.
+    provider_timeout_s: float = Field(10.0, gt=0)
     sms_min_interval: str = "60s"
     sms_per_15min: int = Field(5, ge=0)
     sns_topics: str = ""

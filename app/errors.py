@@ -70,6 +70,12 @@ class StoreUnavailable(AppError):
     status, reason = 503, "store_unavailable"
 
 
+class RowRejected(AppError):
+    """The database refused this request's data (e.g. a value too long for its column)."""
+
+    status, reason = 422, "unstorable"
+
+
 RejectHook = Callable[[str], None]
 
 

@@ -1,5 +1,6 @@
 """`POST /slack/actions`: Ack / Resolve / Escalate buttons, signature-checked, message updated."""
 
+import json
 import logging
 from functools import partial
 
@@ -12,6 +13,7 @@ from app.errors import Forbidden
 from app.escalation import service
 from app.escalation.service import Actor, Outcome
 from app.paging.base import ChannelError
+from app.paging.receipts import Answer, act_once
 from app.paging.signatures import verify_slack
 from app.paging.slack import SlackChannel
 from app.paging.slack_actions import (
@@ -56,15 +58,33 @@ async def slack_action(request: Request) -> Response:
     engineer = next((e for e, v in rules.engineers.items() if v.slack == action.user_id), None)
     if engineer is None:
         return JSONResponse({"response_type": "ephemeral", "text": "You are not on the team."})
-    outcome = await services.db.transaction(
-        partial(_act, action=action, engineer=engineer, services=services)
+    act = partial(_act, action=action, engineer=engineer, services=services)
+    done = await services.db.transaction(
+        partial(
+            act_once,
+            kind="slack",
+            key=action.receipt_key(),
+            now=services.clock.now(),
+            act=lambda conn: _answer(act(conn)),
+        )
     )
+    if done.replayed:
+        return done.answer.response()  # a replay: answered as before, nothing done again
     services.escalation.kick()
-    if outcome.refused:
-        return JSONResponse({"response_type": "ephemeral", "text": outcome.refused})
+    if done.answer.body:  # refused: said to the engineer alone
+        return done.answer.response()
     name = rules.engineers[engineer].name or engineer
     await _update_message(services, action, name)
-    return Response(status_code=200)
+    return done.answer.response()
+
+
+def _answer(outcome: Outcome) -> Answer:
+    """Slack's answer to a click: empty when done, an ephemeral note when refused."""
+    if not outcome.refused:
+        return Answer()
+    note = {"response_type": "ephemeral", "text": outcome.refused}
+    text = json.dumps(note, ensure_ascii=False, separators=(",", ":"))
+    return Answer(text, media_type="application/json")
 
 
 def _act(

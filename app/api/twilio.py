@@ -18,6 +18,7 @@ from app.escalation.service import Actor
 from app.ids import strict_id
 from app.paging.base import mask_phone
 from app.paging.outcomes import fail_page
+from app.paging.receipts import Answer, act_once
 from app.paging.replies import twiml_message
 from app.paging.signatures import twilio_url, verify_twilio
 from app.paging.voice import (
@@ -38,6 +39,7 @@ _FORM: dict[str, object] = {
     "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {}}}}
 }
 _FAILED = {"failed", "undelivered"}
+_XML = "application/xml"
 _CALL_FAILED = {"busy", "no-answer", "failed", "canceled"}
 
 
@@ -111,17 +113,28 @@ async def sms_reply(request: Request) -> Response:
         log.info("SMS from a number not in the skills map: %s", mask_phone(fields.get("From", "")))
         return _twiml(twiml_message(None))
     context = ReplyContext(rules, services.clock.now(), services.settings.public_url)
-    work = partial(
+    reply = partial(
         handle_sms,
         engineer=engineer,
         body=fields.get("Body", ""),
         opt_out=fields.get("OptOutType"),
         context=context,
     )
-    answer = await services.db.transaction(work)
-    log.info("SMS reply from %s answered: %s", engineer, answer or "(nothing)")
-    services.escalation.kick()
-    return _twiml(twiml_message(answer))
+
+    def work(conn: Connection) -> Answer:
+        answer = reply(conn)
+        log.info("SMS reply from %s answered: %s", engineer, answer or "(nothing)")
+        return Answer(twiml_message(answer), media_type=_XML)
+
+    key = fields.get("MessageSid") or fields.get("SmsSid")
+    done = await services.db.transaction(
+        partial(act_once, kind="twilio-sms", key=key, now=context.now, act=work)
+    )
+    if done.replayed:
+        log.info("SMS %s from %s was handled before; answered as then", key, engineer)
+    else:
+        services.escalation.kick()
+    return done.answer.response()
 
 
 @router.post("/twilio/voice", openapi_extra=_FORM)
@@ -139,12 +152,22 @@ async def voice_key(request: Request) -> Response:
         return _twiml(
             reprompt_twiml(public_url=public_url, incident_id=incident_id, page_id=page_id)
         )
-    work = partial(
+    voice_act = partial(
         _voice_act, incident_id=incident_id, page_id=page_id, action=action, services=services
     )
-    refused = await services.db.transaction(work)
-    services.escalation.kick()
-    return _twiml(say_and_hang_up(refused) if refused else confirmation_twiml(action))
+
+    def work(conn: Connection) -> Answer:
+        refused = voice_act(conn)
+        return Answer(say_and_hang_up(refused) if refused else confirmation_twiml(action), _XML)
+
+    call = fields.get("CallSid")
+    key = f"{call}:{fields.get('Digits')}:{incident_id}:{page_id}" if call else None
+    done = await services.db.transaction(
+        partial(act_once, kind="twilio-voice", key=key, now=services.clock.now(), act=work)
+    )
+    if not done.replayed:
+        services.escalation.kick()
+    return done.answer.response()
 
 
 router.add_api_route(
@@ -183,7 +206,7 @@ def _voice_act(
 
 
 def _twiml(text: str) -> Response:
-    return Response(text, media_type="application/xml")
+    return Response(text, media_type=_XML)
 
 
 def _int(value: str | None) -> int | None:

@@ -1,10 +1,12 @@
 """Pydantic-backed body decoding that turns validation problems into our error types."""
 
+import json
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from app.ingest.base import ParseError, SchemaError
+from app.ingest.clean import surrogates_as_nul
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -13,6 +15,18 @@ def decode(model: type[ModelT], body: bytes) -> ModelT:
     """Validate `body` as JSON into `model`: bad JSON → ParseError, bad shape → SchemaError."""
     try:
         return model.model_validate_json(body)
+    except ValidationError as exc:
+        error = _translate(exc)
+        if not isinstance(error, ParseError) or b"\\u" not in body:
+            raise error from exc
+    # pydantic refuses unpaired surrogate escapes (`\ud800`), which JSON allows and the stdlib
+    # reads: read such a body that way; the writer cleans its text like every alert's.
+    try:
+        decoded = surrogates_as_nul(json.loads(body))
+    except (ValueError, RecursionError):
+        raise error from None
+    try:
+        return model.model_validate(decoded)
     except ValidationError as exc:
         raise _translate(exc) from exc
 

@@ -15,11 +15,12 @@ from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from app.clock import Clock
-from app.errors import StoreUnavailable
+from app.errors import RowRejected, StoreUnavailable
 from app.ingest.base import ParsedAlert
+from app.ingest.clean import clean_alert, clean_headers
 from app.metrics import Metrics
 from app.store.alert_rows import AlertRow, AppliedEvent, apply_events, flush_rows
 from app.store.database import Database
@@ -57,6 +58,11 @@ class Submission:
     delivery_id: str | None = None
     # Over its ingest limit: store, and join open incidents, but open and route nothing.
     grouping_only: bool = False
+
+    def __post_init__(self) -> None:
+        # Every way in (webhooks, replay, heartbeats) stores only text every database keeps.
+        object.__setattr__(self, "alerts", [clean_alert(alert) for alert in self.alerts])
+        object.__setattr__(self, "headers", clean_headers(self.headers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +147,34 @@ class Writer:
                 batch.append(self._queue.get_nowait())
                 alerts += len(batch[-1].submission.alerts)
             try:
-                await self._commit_batch(batch)
-            except Exception as exc:  # noqa: BLE001 - loop boundary: fail this batch, keep serving
-                self._fail(batch, exc)
+                await self._commit_or_isolate(batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _commit_or_isolate(self, batch: list[_Pending]) -> None:
+        """Commit the batch; if one member's data fails it, commit the members one by one.
+
+        A row the database refuses (PostgreSQL's "value too long", say) rolls back every
+        request in its transaction; retried alone, only that request fails (422), never its
+        neighbours. A store that is down fails the whole batch at once (503).
+        """
+        try:
+            await self._commit_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - loop boundary: fail this batch, keep serving
+            if len(batch) == 1 or _store_down(exc):
+                self._fail(batch, exc)
+                return
+            log.warning(
+                "writer batch of %d failed (%s); committing its requests one by one",
+                len(batch),
+                type(exc).__name__,
+            )
+            for pending in batch:
+                try:
+                    await self._commit_batch([pending])
+                except Exception as alone:  # noqa: BLE001 - as above, for one request
+                    self._fail([pending], alone)
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
@@ -201,6 +229,13 @@ class Writer:
         ], opened
 
     def _fail(self, batch: list[_Pending], exc: Exception) -> None:
+        refused = _refused_data(exc) if len(batch) == 1 else None
+        if refused is not None:
+            log.warning("the database refused a request's data: %s", refused)
+            if not batch[0].future.done():
+                reason = f"the database refused this request's data: {refused}"
+                batch[0].future.set_exception(RowRejected(reason))
+            return
         unavailable = isinstance(exc, OperationalError | DBAPIError | OSError)
         log.error(
             "writer transaction failed: %s",
@@ -212,6 +247,30 @@ class Writer:
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(error)
+
+
+def _store_down(exc: Exception) -> bool:
+    """Whether a failure is the store's (unreachable, locked, timed out), not a row's."""
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
+# SQLSTATE classes of a row's own fault: 22 data exception (NUL, value too long, out of
+# range), 54 program limit exceeded (an index row too large).
+_ROW_STATES = ("22", "54")
+
+
+def _refused_data(exc: Exception) -> str | None:
+    """Why the database refused one request's data, or None if the failure is not about it."""
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(exc, DataError) or (isinstance(state, str) and state[:2] in _ROW_STATES):
+        pass
+    elif not isinstance(orig, ValueError | TypeError):  # a value the driver cannot encode
+        return None
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if text.startswith("<class"):  # asyncpg via SQLAlchemy: "<class '…Error'>: message"
+        text = text.partition(": ")[2] or text
+    return text[:200]
 
 
 def _retrieve(future: asyncio.Future[WriteResult]) -> None:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import httpx
+
 from app.ingest.base import Severity
 
 
@@ -60,6 +62,8 @@ class ChannelError(Exception):
     - `config_error`: our credentials or sender setup are wrong; alert the operators.
     - `contact_unhealthy`: this contact can never receive it (invalid number, unsubscribed,
       unknown Slack user); fall back to the engineer's other channels.
+    - `ambiguous`: the request may have reached the provider (a timeout or a dropped connection
+      after it was written, a 5xx): look the message up there before sending it again.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class ChannelError(Exception):
         retry_after: float | None = None,
         config_error: bool = False,
         contact_unhealthy: bool = False,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -79,12 +84,13 @@ class ChannelError(Exception):
         self.retry_after = retry_after
         self.config_error = config_error
         self.contact_unhealthy = contact_unhealthy
+        self.ambiguous = ambiguous
 
     def __repr__(self) -> str:
         return (
             f"ChannelError({self.message!r}, code={self.code!r}, retryable={self.retryable}, "
             f"retry_after={self.retry_after}, config_error={self.config_error}, "
-            f"contact_unhealthy={self.contact_unhealthy})"
+            f"contact_unhealthy={self.contact_unhealthy}, ambiguous={self.ambiguous})"
         )
 
 
@@ -118,6 +124,15 @@ def mask_phone(number: str) -> str:
 def redact_phones(text: str) -> str:
     """Mask every phone-like number in free text (provider error messages echo the `To`)."""
     return _PHONE_RUN.sub(lambda match: mask_phone(match.group()), text)
+
+
+# Failures raised before a single byte of the request left: the provider cannot have it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def maybe_sent(exc: httpx.HTTPError) -> bool:
+    """Whether a transport failure leaves the outcome open: the request may have arrived."""
+    return not isinstance(exc, _NOT_SENT)
 
 
 def parse_retry_after(value: str | None) -> float | None:

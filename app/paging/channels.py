@@ -27,6 +27,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             from_=settings.twilio_from,
             public_url=settings.public_url,
             api_url=settings.twilio_api_url,
+            timeout=settings.provider_timeout_s,
         )
         if not settings.twilio_from.startswith("MG"):  # a messaging service cannot call
             channels["voice"] = TwilioVoice(
@@ -35,11 +36,13 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 from_=settings.twilio_from,
                 public_url=settings.public_url,
                 api_url=settings.twilio_api_url,
+                timeout=settings.provider_timeout_s,
             )
     if settings.slack_bot_token is not None:
         channels["slack"] = SlackChannel(
             bot_token=settings.slack_bot_token.get_secret_value(),
             api_url=settings.slack_api_url,
+            timeout=settings.provider_timeout_s,
         )
     unset = [name for name, channel in channels.items() if isinstance(channel, LogChannel)]
     if unset:

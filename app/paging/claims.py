@@ -193,9 +193,10 @@ def _sending(job: SendJob, now: datetime) -> dict[str, Any]:
         "claimed_by": PROCESS_ID,
         "attempts": job.row.attempts + 1,
         # What the provider will hold, so a crash mid-send can be looked up there.
-        "payload": {**(job.row.payload or {}), "sent_text": _provider_text(job.page)},
+        "payload": {**(job.row.payload or {}), "sent_text": provider_text(job.page)},
     }
 
 
-def _provider_text(page: OutboundPage) -> str:
+def provider_text(page: OutboundPage) -> str:
+    """The text the provider holds for `page` (what `find_sent` looks for)."""
     return slack_fallback(page) if page.channel == "slack" else page.text

@@ -3,7 +3,8 @@
 Claim and record are short transactions (a claim may share the tick's, see the engine); the
 provider calls happen between them, so a slow provider never holds a database lock. A row is
 `sending` while its provider call is in flight; one found in `sending` after a crash is first
-looked up at the provider and re-sent only if the provider has no record of it. Pages for an
+looked up at the provider and re-sent only if the provider has no record of it; so is a send
+whose outcome is open (a timeout, a dropped connection, a 5xx), at once. Pages for an
 incident that is no longer triggered are cancelled (claims.py).
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
 from app.paging.base import Channel, ChannelError, Delivery, PageKind
-from app.paging.claims import SendJob, carrier, claim_due, update_pages
+from app.paging.claims import SendJob, carrier, claim_due, provider_text, update_pages
 from app.paging.outcomes import record_error, record_sent, will_retry
 from app.paging.text import slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
@@ -34,6 +35,19 @@ _pages = Base.metadata.tables["pages"]
 _PAGES = select(_pages).where(_pages.c.id.in_(bindparam("ids", expanding=True)))
 # A row stuck in `sending` this long belongs to a process that died mid-send.
 STALE_SENDING = timedelta(seconds=60)
+# A provider's clock and ours may differ a little: look for a message from a bit earlier.
+_LOOKUP_SLACK = timedelta(seconds=5)
+
+
+class _Unsettled:
+    """A send whose outcome is open and the provider could not be asked: leave it `sending`."""
+
+    def __repr__(self) -> str:
+        return "UNSETTLED"
+
+
+UNSETTLED = _Unsettled()
+Result = Delivery | ChannelError | _Unsettled
 
 
 class Sender:
@@ -69,7 +83,14 @@ class Sender:
             return 0
         if self._failpoint == "after_claim":
             os._exit(137)  # crash test: rows are `sending`, nothing reached a provider
-        results = await asyncio.gather(*(self._send(job) for job in jobs))
+        since = self._clock.now() - _LOOKUP_SLACK
+        sent = await asyncio.gather(*(self._send(job) for job in jobs))
+        results = await asyncio.gather(
+            *(
+                self._settle_ambiguous(job, result, since)
+                for job, result in zip(jobs, sent, strict=True)
+            )
+        )
         done = self._clock.now()
         rules: Rules = self._rules.rules
         await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
@@ -90,26 +111,57 @@ class Sender:
             ).all()
         )
         for row in stuck:
+            # A lookup that fails here re-sends: better twice than never, after a crash.
             provider_id = await self._find_sent(row)
             await self._db.transaction(partial(_settle, row=row, provider_id=provider_id))
         return len(stuck)
 
     async def _find_sent(self, row: Any) -> str | None:
-        channel = self._channels.get(row.channel)
-        finder = getattr(channel, "find_sent", None)
-        if finder is None or row.claimed_at is None:
+        if row.claimed_at is None:
             return None
-        since = as_utc(row.claimed_at) - timedelta(seconds=5)
+        text = (row.payload or {}).get("sent_text") or row.text
+        since = as_utc(row.claimed_at) - _LOOKUP_SLACK
+        found = await self._look_up(row.id, row.channel, row.address, since, text)
+        return None if isinstance(found, _Unsettled) else found
+
+    async def _settle_ambiguous(self, job: SendJob, result: Result, since: datetime) -> Result:
+        """Settle a send whose outcome is open (timeout, 5xx) the way crash recovery does.
+
+        The provider is asked first: a message it holds is the page sent (never sent again);
+        only when it has none does the page go back to be retried. When the lookup fails
+        too, the row stays `sending` for the recovery pass to look again.
+        """
+        if not isinstance(result, ChannelError) or not result.ambiguous:
+            return result
+        row = job.row
+        if getattr(self._channels.get(row.channel), "find_sent", None) is None:
+            return result  # no way to look (voice): a retry is all there is
+        text = provider_text(job.page)
+        found = await self._look_up(row.id, row.channel, row.address, since, text)
+        if isinstance(found, _Unsettled):
+            return found
+        if found is None:
+            log.info("page %s: %s, and the provider has no record; retrying", row.id, result.code)
+            return result
+        log.info("page %s: %s, but the provider has it as %s", row.id, result.code, found)
+        return Delivery(found, "found")
+
+    async def _look_up(
+        self, page_id: int, channel_name: str, address: str, since: datetime, text: str
+    ) -> str | _Unsettled | None:
+        """The provider id of the page's message at the provider, None, or UNSETTLED."""
+        finder = getattr(self._channels.get(channel_name), "find_sent", None)
+        if finder is None:
+            return None
         try:
-            text = (row.payload or {}).get("sent_text") or row.text
-            owned = await self._db.transaction(partial(_provider_ids, address=row.address))
-            found: str | None = await finder(row.address, since, text, owned)
+            owned = await self._db.transaction(partial(_provider_ids, address=address))
+            found: str | None = await finder(address, since, text, owned)
         except ChannelError as exc:
-            log.warning("could not check page %s at the provider: %s", row.id, exc.code)
-            return None
+            log.warning("could not check page %s at the provider: %s", page_id, exc.code)
+            return UNSETTLED
         return found
 
-    async def _send(self, job: SendJob) -> Delivery | ChannelError:
+    async def _send(self, job: SendJob) -> Result:
         channel = self._channels.get(job.page.channel)
         if channel is None:
             return ChannelError(
@@ -141,13 +193,16 @@ async def _deliver(channel: Channel, job: SendJob) -> Delivery:
 def _record(
     conn: Connection,
     jobs: Sequence[SendJob],
-    results: Sequence[Delivery | ChannelError],
+    results: Sequence[Result],
     now: datetime,
     rules: Rules,
 ) -> None:
     fresh = {row.id: row for row in conn.execute(_PAGES, {"ids": [job.row.id for job in jobs]})}
     for job, result in zip(jobs, results, strict=True):
         row = fresh[job.row.id]
+        if isinstance(result, _Unsettled):
+            # It and its bundled pages stay as claimed; `recover` settles them later.
+            continue
         if isinstance(result, Delivery):
             record_sent(conn, row.id, result.provider_id, now)
             update_pages(

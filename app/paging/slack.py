@@ -10,7 +10,7 @@ from datetime import datetime
 
 import httpx
 
-from app.paging.base import ChannelError, Delivery, OutboundPage, parse_retry_after
+from app.paging.base import ChannelError, Delivery, OutboundPage, maybe_sent, parse_retry_after
 from app.paging.text import Block, slack_blocks, slack_escape, slack_fallback
 
 _log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ _RETRY_ERRORS = frozenset(
         "request_timeout",
     }
 )
+# Slack says of these that "some aspect of the operation" may have succeeded.
+_PARTLY_DONE = frozenset({"internal_error", "fatal_error"})
 _HISTORY_PAGES = 5
 
 
@@ -143,10 +145,18 @@ class SlackChannel:
         try:
             response = await self._http.post(method, json=json, data=data)
         except httpx.TimeoutException as exc:
-            raise ChannelError(f"Slack {method} timed out", code="timeout", retryable=True) from exc
+            raise ChannelError(
+                f"Slack {method} timed out",
+                code="timeout",
+                retryable=True,
+                ambiguous=maybe_sent(exc),
+            ) from exc
         except httpx.HTTPError as exc:
             raise ChannelError(
-                f"Slack unreachable: {type(exc).__name__}", code="transport", retryable=True
+                f"Slack unreachable: {type(exc).__name__}",
+                code="transport",
+                retryable=True,
+                ambiguous=maybe_sent(exc),
             ) from exc
         return _check(method, response)
 
@@ -164,7 +174,10 @@ def _check(method: str, response: httpx.Response) -> dict[str, object]:
     if status != httpx.codes.OK:
         retryable = status >= httpx.codes.INTERNAL_SERVER_ERROR
         raise ChannelError(
-            f"Slack {method} HTTP {status}", code=f"http_{status}", retryable=retryable
+            f"Slack {method} HTTP {status}",
+            code=f"http_{status}",
+            retryable=retryable,
+            ambiguous=retryable,
         )
     try:
         body = response.json()
@@ -190,7 +203,11 @@ def _error(method: str, error: str, response: httpx.Response) -> ChannelError:
         return ChannelError(message, code=error, retryable=False, config_error=True)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     return ChannelError(
-        message, code=error, retryable=error in _RETRY_ERRORS, retry_after=retry_after
+        message,
+        code=error,
+        retryable=error in _RETRY_ERRORS,
+        retry_after=retry_after,
+        ambiguous=error in _PARTLY_DONE,
     )
 
 

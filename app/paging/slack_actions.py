@@ -64,6 +64,12 @@ class InboundSlackAction:
     response_url: str | None
     action_ts: str | None
     message_blocks: tuple[Block, ...] = ()  # the clicked message, for `updated_blocks`
+    trigger_id: str | None = None  # unique per click: how a replayed request is recognised
+
+    def receipt_key(self) -> str | None:
+        """What identifies this click among all others (see `receipts.act_once`)."""
+        click = self.trigger_id or self.action_ts
+        return f"{self.action.value}:{click}:{self.message_ts}" if click else None
 
 
 class _Loose(BaseModel):
@@ -104,6 +110,7 @@ class _Payload(_Loose):
     channel: _Channel = _Channel()
     message: _Message = _Message()
     response_url: str | None = None
+    trigger_id: str | None = None
 
 
 def parse_action(body: bytes) -> InboundSlackAction | None:
@@ -136,6 +143,7 @@ def parse_action(body: bytes) -> InboundSlackAction | None:
         response_url=payload.response_url,
         action_ts=clicked.action_ts,
         message_blocks=tuple(payload.message.blocks),
+        trigger_id=payload.trigger_id,
     )
 
 

@@ -2,8 +2,8 @@
 
 The SDK only builds requests and parses answers; `_HttpxTwilioClient` carries them, so one
 connection pool serves every send, timeouts are ours, and `api_url` can point the SDK at
-another host (a fake server in tests). A timeout after the request left is ambiguous: the
-sender should call `find_sent` before sending the same page again.
+another host (a fake server in tests). A timeout after the request left, or a 5xx, is
+ambiguous (`ChannelError.ambiguous`): the sender calls `find_sent` before sending it again.
 """
 
 import logging
@@ -22,6 +22,7 @@ from app.paging.base import (
     Delivery,
     OutboundPage,
     mask_phone,
+    maybe_sent,
     parse_retry_after,
     redact_phones,
 )
@@ -205,10 +206,15 @@ class TwilioSms:
 def _map_error(exc: Exception) -> ChannelError:
     """Turn an SDK or transport failure into a ChannelError the sender can act on."""
     if isinstance(exc, httpx.TimeoutException):
-        return ChannelError("Twilio timed out", code="timeout", retryable=True)
+        return ChannelError(
+            "Twilio timed out", code="timeout", retryable=True, ambiguous=maybe_sent(exc)
+        )
     if isinstance(exc, httpx.HTTPError):
         return ChannelError(
-            f"Twilio unreachable: {type(exc).__name__}", code="transport", retryable=True
+            f"Twilio unreachable: {type(exc).__name__}",
+            code="transport",
+            retryable=True,
+            ambiguous=maybe_sent(exc),
         )
     status = int(getattr(exc, "status", 0) or 0)
     raw_code = getattr(exc, "code", None)
@@ -218,8 +224,10 @@ def _map_error(exc: Exception) -> ChannelError:
         return ChannelError(detail, code=str(code), retryable=False, contact_unhealthy=True)
     if code in _CONFIG_CODES or status == httpx.codes.UNAUTHORIZED:
         return ChannelError(detail, code=str(code), retryable=False, config_error=True)
-    retryable = code == _RATE_LIMIT_CODE or status >= httpx.codes.INTERNAL_SERVER_ERROR
-    return ChannelError(detail, code=str(code), retryable=retryable)
+    server_error = status >= httpx.codes.INTERNAL_SERVER_ERROR
+    retryable = code == _RATE_LIMIT_CODE or server_error
+    # A 5xx may come after Twilio stored the message: settle it by a lookup, like a timeout.
+    return ChannelError(detail, code=str(code), retryable=retryable, ambiguous=server_error)
 
 
 def _log_failure(page: OutboundPage, error: ChannelError) -> None:

@@ -7,6 +7,8 @@ goes to `{public_url}/twilio/voice` (see `voice.page_call_twiml`).
 """
 
 import logging
+from collections.abc import Collection
+from datetime import datetime
 
 import httpx
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -97,6 +99,25 @@ class TwilioVoice:
             extra={"page_id": page.page_id, "incident_id": page.incident_id},
         )
         return Delivery(provider_id=str(call.sid), status=str(call.status))
+
+    async def find_sent(
+        self, to: str, since: datetime, text: str, exclude: Collection[str] = ()
+    ) -> str | None:
+        """SID of a call placed to `to` since `since` that no other page owns, or None.
+
+        Twilio does not list a call's TwiML, so `text` cannot be compared: a call is matched
+        by number and time; `exclude` (SIDs other pages own) keeps it from being reused.
+        """
+        try:
+            calls = await self._client.calls.list_async(to=to, page_size=50, limit=50)
+        except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
+            raise _map_call_error(exc) from exc
+        for call in calls:
+            created = call.date_created
+            sid = str(call.sid)
+            if sid not in exclude and isinstance(created, datetime) and created >= since:
+                return sid
+        return None
 
     def _twiml(self, page: OutboundPage) -> str:
         # Only a page about an incident has a menu; test pages and notes are just read out.

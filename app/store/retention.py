@@ -1,4 +1,5 @@
-"""Retention: raw events older than RETENTION_DAYS are deleted; alerts and incidents stay.
+"""Retention: raw events older than RETENTION_DAYS are deleted (callback receipts with
+them); alerts and incidents stay.
 
 A raw event younger than the SNS acceptance window is never deleted, whatever `keep` says: its
 MessageId (the unique delivery id) is what turns a replay of the same signed bytes into a
@@ -31,6 +32,9 @@ EVERY = timedelta(days=1)
 
 _raw_events = Base.metadata.tables["raw_events"]
 _links = Base.metadata.tables["alert_raw_events"]
+_receipts = Base.metadata.tables["inbound_receipts"]
+# Callback receipts outlive any signature window by far (see prune_receipts).
+RECEIPTS_KEEP = timedelta(hours=24)
 
 
 def prune_batch(conn: Connection, *, before: datetime, limit: int = BATCH_SIZE) -> int:
@@ -77,7 +81,18 @@ async def prune(
         if deleted < batch_size:
             break
         await asyncio.sleep(0)
+    await db.transaction(partial(prune_receipts, before=now - max(keep, RECEIPTS_KEEP)))
     return total
+
+
+def prune_receipts(conn: Connection, *, before: datetime) -> int:
+    """Forget callbacks received before `before` (receipts.py); how many were forgotten.
+
+    They are kept as long as raw events and at least a day: far past Slack's 5-minute
+    signature window. Twilio signs no time, so a replay older than that would act again.
+    """
+    deleted = conn.execute(delete(_receipts).where(_receipts.c.received_at < before)).rowcount
+    return int(deleted)
 
 
 class Retention:

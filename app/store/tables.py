@@ -329,3 +329,19 @@ class Readiness(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     beat_at: Mapped[datetime]
+
+
+class InboundReceipt(Base):
+    """A provider callback already acted on: a Slack action, a Twilio SMS or key press.
+
+    A replay of the same request (same `kind` and `key`) is answered with `answer`, what the
+    first one got, and changes nothing. Kept as long as raw events (retention.py).
+    """
+
+    __tablename__ = "inbound_receipts"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    # {"status", "media_type", "body"} of the first answer; None until its transaction ends.
+    answer: Mapped[dict[str, Any] | None]

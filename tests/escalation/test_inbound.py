@@ -3,6 +3,7 @@ with real provider signatures; forged and replayed requests are refused."""
 
 import json
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -67,7 +68,9 @@ async def fire(app: RunningApp, service: str, key: str, **labels: str) -> int:
 
 
 async def sms(app: RunningApp, phone: str, body: str, **extra: str) -> str:
-    form = {"From": phone, "To": "+15550001111", "Body": body, "MessageSid": "SMx", **extra}
+    # Every SMS has its own sid (a repeated sid is a replay, answered without acting).
+    sid = "SM" + secrets.token_hex(16)
+    form = {"From": phone, "To": "+15550001111", "Body": body, "MessageSid": sid, **extra}
     signature = twilio_signature(AUTH_TOKEN, "http://testserver/twilio/sms", form)
     response = await app.client.post(
         "/twilio/sms", data=form, headers={"X-Twilio-Signature": signature}

@@ -71,6 +71,9 @@ class Fault:
     times: int | None = 1
     delay: float = 0.0
     when: Callable[[RecordedRequest], bool] | None = None
+    # Act on the request first (the provider stores the message), then sleep `delay` (None:
+    # until the fake stops) before answering: a slow provider whose client gives up.
+    late: bool = False
 
 
 class FakeServer:
@@ -127,6 +130,18 @@ class FakeServer:
         """Sleep `seconds` before answering the next `times` requests normally (a timeout)."""
         self.inject(Fault(response=None, times=times, delay=seconds))
 
+    def answer_late(
+        self,
+        seconds: float | None,
+        *,
+        times: int | None = None,
+        when: Callable[[RecordedRequest], bool] | None = None,
+    ) -> None:
+        """Handle the next `times` matching requests at once but answer them only after
+        `seconds` (None: never, until the fake stops)."""
+        delay = float("inf") if seconds is None else seconds
+        self.inject(Fault(response=None, times=times, delay=delay, when=when, late=True))
+
     def clear_faults(self) -> None:
         """Drop every queued fault."""
         with self._lock:
@@ -141,6 +156,11 @@ class FakeServer:
         with self._lock:
             self.requests.append(request)
             fault = self._take_fault(request)
+        if fault is not None and fault.late:
+            with self._lock:
+                response = self.route(request)
+            self._stopping.wait(None if fault.delay == float("inf") else fault.delay)
+            return response
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.response is not None:

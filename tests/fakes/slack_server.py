@@ -50,6 +50,11 @@ class SlackFake(FakeServer):
         body: object = {"ok": False, "error": "ratelimited"} if status == 429 else b"oops"
         self.inject(Fault(FakeResponse(status, body, headers), times=times))
 
+    def post_slowly(self, seconds: float | None, *, times: int | None = None) -> None:
+        """Post each chat.postMessage at once but answer it after `seconds` (None: never):
+        our client times out, yet `conversations.history` shows the message."""
+        self.answer_late(seconds, times=times, when=_is_post)
+
     def route(self, request: RecordedRequest) -> FakeResponse:
         """Check the bearer token, then dispatch on the method name in the path."""
         if request.headers.get("authorization") != f"Bearer {self.bot_token}":
@@ -124,6 +129,10 @@ class SlackFake(FakeServer):
         micros = max(int(self.clock.now().timestamp() * 1_000_000), self._last_micros + 1)
         self._last_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _is_post(request: RecordedRequest) -> bool:
+    return request.path == "/chat.postMessage"
 
 
 def _fail(error: str) -> FakeResponse:

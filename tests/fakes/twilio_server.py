@@ -1,4 +1,4 @@
-"""A fake Twilio REST API: Messages (create, list) and Calls (create), Basic auth, faults."""
+"""A fake Twilio REST API: Messages and Calls (create, list), Basic auth, faults."""
 
 import base64
 import re
@@ -94,6 +94,11 @@ class TwilioFake(FakeServer):
         body = {"code": status, "message": "fake failure", "status": status}
         self.inject(Fault(FakeResponse(status, body, headers), times=times))
 
+    def accept_slowly(self, seconds: float | None, *, times: int | None = None) -> None:
+        """Store each created message at once but answer its POST after `seconds` (None:
+        never): our client times out, yet `messages.list` shows the message."""
+        self.answer_late(seconds, times=times, when=_is_create)
+
     def route(self, request: RecordedRequest) -> FakeResponse:
         """Dispatch to create or list after checking the path and Basic auth."""
         calls = _CALLS.match(request.path)
@@ -104,7 +109,7 @@ class TwilioFake(FakeServer):
             return _error(20003, "Authenticate", 401)
         if calls is not None:
             if request.method != "POST":
-                return _error(20004, "Method not allowed", 405)
+                return self._list_calls(request.query)
             return self._create_call(request.form)
         if request.method == "POST":
             return self._create(request.form)
@@ -178,6 +183,16 @@ class TwilioFake(FakeServer):
             "subresource_uris": {"recordings": f"{base}/Recordings.json"},
         }
 
+    def _list_calls(self, query: dict[str, str]) -> FakeResponse:
+        found = [
+            self._call_resource(call)
+            for call in reversed(self.calls)  # newest first, like Twilio
+            if query.get("To") in (None, call.to)
+        ]
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls.json"
+        page = {"first_page_uri": base, "next_page_uri": None, "previous_page_uri": None}
+        return FakeResponse(200, {"calls": found, "page": 0, "start": 0, "uri": base, **page})
+
     def _list(self, query: dict[str, str]) -> FakeResponse:
         after = _parse_date(query.get("DateSent>"))
         found = [
@@ -236,6 +251,10 @@ class TwilioFake(FakeServer):
 def _error(code: int, message: str, status: int) -> FakeResponse:
     body = {"code": code, "message": message, "more_info": "", "status": status}
     return FakeResponse(status, body)
+
+
+def _is_create(request: RecordedRequest) -> bool:
+    return request.method == "POST"
 
 
 def _to_is(to: str | None) -> Callable[[RecordedRequest], bool] | None:

@@ -92,6 +92,7 @@ def test_ack_click_is_parsed_into_plain_fields() -> None:
         response_url=RESPONSE_URL,
         action_ts="1741944500.000100",
         message_blocks=tuple(PAGE_BLOCKS),
+        trigger_id="123.456.abc",
     )
 
 

@@ -166,6 +166,10 @@ class ServerProcess:
         """A new engineer token, made by the real CLI on the server's database."""
         return self._cli("token", "create", "--engineer", engineer).strip().splitlines()[-1]
 
+    def environment(self) -> dict[str, str]:
+        """The environment the server runs with (for running another CLI command on it)."""
+        return self._env()
+
     def log_tail(self) -> str:
         """The last few kilobytes of the server's log."""
         if not self.log_path.exists():
