@@ -1,7 +1,8 @@
 """Dashboard sessions: a signed (HMAC-SHA256), HttpOnly, SameSite cookie, plus CSRF checks.
 
 The cookie holds who signed in (engineer or customer), a per-session CSRF token, when it was
-issued and, for token sign-ins, the token's hash so a revoked token ends its sessions too.
+issued and the id of its server-side row (app/store/web_sessions.py): the row decides whether
+the session still holds, so sign-out and revocation end every copy of the cookie at once.
 """
 
 import base64
@@ -34,13 +35,16 @@ class Session:
     subject: str
     csrf: str
     issued_at: datetime
-    token_hash: str | None = None
+    sid: str | None = None  # the server-side session's id; None when signed out
 
-    def signed_in(
-        self, kind: str, subject: str, now: datetime, token_hash: str | None
-    ) -> "Session":
+    def signed_in(self, kind: str, subject: str, now: datetime, sid: str) -> "Session":
         """A fresh session for a sign-in (new CSRF token: no fixation of the old one)."""
-        return Session(kind, subject, secrets.token_urlsafe(24), now, token_hash)
+        return Session(kind, subject, secrets.token_urlsafe(24), now, sid)
+
+
+def ttl_of(kind: str | None) -> timedelta:
+    """How long a session of this kind lasts: 30 days for customers, 12 hours for the team."""
+    return CUSTOMER_TTL if kind == "customer" else TEAM_TTL
 
 
 def anonymous(now: datetime) -> Session:
@@ -73,7 +77,7 @@ class SessionCodec:
             "s": session.subject,
             "c": session.csrf,
             "t": session.issued_at.isoformat(),
-            "h": session.token_hash,
+            "i": session.sid,
         }
         body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
         return f"{body.decode()}.{self._sign(body)}"
@@ -90,12 +94,13 @@ class SessionCodec:
                 data["s"],
                 data["c"],
                 as_utc(datetime.fromisoformat(data["t"])),
-                data["h"],
+                data.get("i"),
             )
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
-        ttl = CUSTOMER_TTL if session.kind == "customer" else TEAM_TTL
-        return session if now - session.issued_at < ttl else None
+        if session.kind is not None and not isinstance(session.sid, str):
+            return None  # a signed-in cookie of the older format: no server-side session
+        return session if now - session.issued_at < ttl_of(session.kind) else None
 
     def _sign(self, body: bytes) -> str:
         digest = hmac.new(self._secret, body, hashlib.sha256).digest()
@@ -108,7 +113,7 @@ class SessionCodec:
 
     def write(self, response: Response, session: Session) -> None:
         """Set the cookie: HttpOnly, SameSite=Lax (SMS links still open), Secure on https."""
-        max_age = CUSTOMER_TTL if session.kind == "customer" else TEAM_TTL
+        max_age = ttl_of(session.kind)
         response.set_cookie(
             COOKIE,
             self.dump(session),

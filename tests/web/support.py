@@ -1,14 +1,20 @@
 """Helpers for dashboard tests: sessions per role, CSRF tokens, a seeded app."""
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
+from sqlalchemy.engine import Connection
 
+from app.store.session import make_engine
 from app.store.tokens import TokenKind, hash_token
-from app.web.sessions import COOKIE, Session
+from app.store.web_sessions import create_session, new_session_id
+from app.web.sessions import COOKIE, anonymous, ttl_of
 from tests.support.app import RunningApp
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -58,8 +64,37 @@ async def browser_client(running: RunningApp) -> AsyncIterator[httpx.AsyncClient
 def login(
     client: httpx.AsyncClient, running: RunningApp, kind: str, subject: str, token: str
 ) -> str:
-    """Give `client` a signed session for `kind`/`subject` (bound to `token`); returns its CSRF."""
-    now = running.services.clock.now()
-    session = Session(None, "", "unused", now).signed_in(kind, subject, now, hash_token(token))
+    """Give `client` a session for `kind`/`subject` (bound to `token`); returns its CSRF.
+
+    The session is stored as a sign-in stores it; synchronous so tests call it inline.
+    """
+    now, session_id = running.services.clock.now(), new_session_id()
+    work = partial(
+        create_session,
+        session_id=session_id,
+        kind=kind,
+        subject=subject,
+        token_hash=hash_token(token),
+        now=now,
+        ttl=ttl_of(kind),
+        user_agent="test client",
+    )
+    _in_a_thread(running.services.db.url, work)
+    session = anonymous(now).signed_in(kind, subject, now, session_id)
     client.cookies.set(COOKIE, running.app.state.web.codec.dump(session))
     return session.csrf
+
+
+def _in_a_thread(url: str, work: Callable[[Connection], None]) -> None:
+    """Run a unit of work on its own engine and event loop (the caller's loop is busy)."""
+
+    async def run() -> None:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
