@@ -11,6 +11,7 @@ from functools import partial
 import httpx
 from sqlalchemy.engine import Connection
 
+from app.paging.base import Delivery, OutboundPage
 from app.store.session import make_engine
 from app.store.tokens import TokenKind, hash_token
 from app.store.web_sessions import create_session, new_session_id
@@ -53,10 +54,45 @@ async def seed(running: RunningApp) -> Seeded:
     return Seeded(running, ids[0], ids[1], acme, globex)
 
 
+class RecordingSms:
+    """A fake SMS channel that keeps what it was asked to send."""
+
+    name = "sms"
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundPage] = []
+
+    async def send(self, page: OutboundPage) -> Delivery:
+        self.sent.append(page)
+        return Delivery(f"rec-{page.page_id}", "sent")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def record_sms(seeded: Seeded) -> RecordingSms:
+    """Put a recording SMS channel in place (before anything is sent)."""
+    recorder = RecordingSms()
+    seeded.running.services.channels["sms"] = recorder
+    return recorder
+
+
+async def code_in(recorder: RecordingSms, seeded: Seeded, engineer: str) -> str:
+    """The sign-in code as the engineer's phone got it."""
+    await seeded.running.services.escalation.settle()
+    await seeded.running.services.escalation.cycle()
+    texts = [p.text for p in recorder.sent if p.engineer_id == engineer]
+    found = re.search(r"code: (\d{6})", " ".join(texts))
+    assert found is not None, texts
+    return found.group(1)
+
+
 @asynccontextmanager
-async def browser_client(running: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client of its own on the running app."""
-    transport = httpx.ASGITransport(app=running.app)
+async def browser_client(
+    running: RunningApp, *, address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client of its own on the running app, calling from `address`."""
+    transport = httpx.ASGITransport(app=running.app, client=(address, 123))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 

@@ -7,45 +7,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from app.config import Settings
-from app.paging.base import Delivery, OutboundPage
 from app.store.tables import EngineerState, Incident, IncidentEvent, Page, SignInCode
 from app.store.tokens import TokenKind, list_tokens, revoke_token
 from app.web.now import FULL_CARDS
 from app.web.sessions import COOKIE, session_secret
 from tests.web.support import Seeded, browser_client, csrf_of, login
-
-
-class RecordingSms:
-    """A fake SMS channel that keeps what it was asked to send."""
-
-    name = "sms"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundPage] = []
-
-    async def send(self, page: OutboundPage) -> Delivery:
-        self.sent.append(page)
-        return Delivery(f"rec-{page.page_id}", "sent")
-
-    async def aclose(self) -> None:
-        return None
-
-
-def _record_sms(seeded: Seeded) -> RecordingSms:
-    """Put a recording SMS channel in place (before anything is sent)."""
-    recorder = RecordingSms()
-    seeded.running.services.channels["sms"] = recorder
-    return recorder
-
-
-async def _code_in(recorder: RecordingSms, seeded: Seeded, engineer: str) -> str:
-    """The sign-in code as the engineer's phone got it."""
-    await seeded.running.services.escalation.settle()
-    await seeded.running.services.escalation.cycle()
-    texts = [p.text for p in recorder.sent if p.engineer_id == engineer]
-    found = re.search(r"code: (\d{6})", " ".join(texts))
-    assert found is not None, texts
-    return found.group(1)
+from tests.web.support import code_in as _code_in
+from tests.web.support import record_sms as _record_sms
 
 
 async def _get(seeded: Seeded, model: type, *where: object) -> list:  # type: ignore[type-arg]
