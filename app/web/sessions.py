@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 COOKIE = "skillpager_session"
 TEAM_TTL = timedelta(hours=12)
 CUSTOMER_TTL = timedelta(days=30)
+REMEMBERED_TTL = timedelta(days=30)  # an engineer's "remember this phone" code sign-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +37,20 @@ class Session:
     csrf: str
     issued_at: datetime
     sid: str | None = None  # the server-side session's id; None when signed out
+    remember: bool = False  # "remember this phone": the longer lifetime
 
-    def signed_in(self, kind: str, subject: str, now: datetime, sid: str) -> "Session":
+    def signed_in(
+        self, kind: str, subject: str, now: datetime, sid: str, *, remember: bool = False
+    ) -> "Session":
         """A fresh session for a sign-in (new CSRF token: no fixation of the old one)."""
-        return Session(kind, subject, secrets.token_urlsafe(24), now, sid)
+        return Session(kind, subject, secrets.token_urlsafe(24), now, sid, remember)
 
 
-def ttl_of(kind: str | None) -> timedelta:
-    """How long a session of this kind lasts: 30 days for customers, 12 hours for the team."""
-    return CUSTOMER_TTL if kind == "customer" else TEAM_TTL
+def ttl_of(kind: str | None, *, remember: bool = False) -> timedelta:
+    """How long a session lasts: 30 days for customers and remembered phones, else 12 hours."""
+    if kind == "customer":
+        return CUSTOMER_TTL
+    return REMEMBERED_TTL if remember else TEAM_TTL
 
 
 def anonymous(now: datetime) -> Session:
@@ -78,6 +84,7 @@ class SessionCodec:
             "c": session.csrf,
             "t": session.issued_at.isoformat(),
             "i": session.sid,
+            "r": session.remember,
         }
         body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
         return f"{body.decode()}.{self._sign(body)}"
@@ -95,12 +102,14 @@ class SessionCodec:
                 data["c"],
                 as_utc(datetime.fromisoformat(data["t"])),
                 data.get("i"),
+                data.get("r") is True,
             )
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
         if session.kind is not None and not isinstance(session.sid, str):
             return None  # a signed-in cookie of the older format: no server-side session
-        return session if now - session.issued_at < ttl_of(session.kind) else None
+        ttl = ttl_of(session.kind, remember=session.remember)
+        return session if now - session.issued_at < ttl else None
 
     def _sign(self, body: bytes) -> str:
         digest = hmac.new(self._secret, body, hashlib.sha256).digest()
@@ -113,7 +122,7 @@ class SessionCodec:
 
     def write(self, response: Response, session: Session) -> None:
         """Set the cookie: HttpOnly, SameSite=Lax (SMS links still open), Secure on https."""
-        max_age = ttl_of(session.kind)
+        max_age = ttl_of(session.kind, remember=session.remember)
         response.set_cookie(
             COOKIE,
             self.dump(session),

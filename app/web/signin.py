@@ -6,7 +6,7 @@ code guesses burn the code and back off per engineer. A right token is never ref
 """
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -101,7 +101,14 @@ def _token_miss(request: Request, error: str) -> tuple[int, str]:
 
 
 async def _signed_in(
-    request: Request, who: Viewer, kind: str, subject: str, token_hash: str | None, next_url: str
+    request: Request,
+    who: Viewer,
+    kind: str,
+    subject: str,
+    token_hash: str | None,
+    next_url: str,
+    *,
+    remember: bool = False,
 ) -> Response:
     """Store a new server-side session (ending the one it replaces) and set its cookie."""
     services = services_of(request)
@@ -114,11 +121,12 @@ async def _signed_in(
         subject=subject,
         token_hash=token_hash,
         now=now,
+        ttl=ttl_of(kind, remember=remember),
         user_agent=request.headers.get("user-agent", ""),
     )
     await services.db.transaction(work)
     response = RedirectResponse(next_url, 303)
-    session = who.session.signed_in(kind, subject, now, session_id)
+    session = who.session.signed_in(kind, subject, now, session_id, remember=remember)
     web_state(request).codec.write(response, session)
     return response
 
@@ -132,6 +140,7 @@ def _replace_session(
     subject: str,
     token_hash: str | None,
     now: datetime,
+    ttl: timedelta,
     user_agent: str,
 ) -> None:
     if old is not None:
@@ -143,7 +152,7 @@ def _replace_session(
         subject=subject,
         token_hash=token_hash,
         now=now,
-        ttl=ttl_of(kind),
+        ttl=ttl,
         user_agent=user_agent,
     )
 
@@ -195,7 +204,10 @@ async def check_code(request: Request, who: ViewerDep) -> Response:
         error = "That code is wrong or expired."
         return await _form(request, who, 401, next_url=next_url, engineer=engineer, error=error)
     guesses.succeeded(engineer)
-    return await _signed_in(request, who, TokenKind.ENGINEER.value, engineer, None, next_url)
+    remember = form.get("remember") == "yes"
+    return await _signed_in(
+        request, who, TokenKind.ENGINEER.value, engineer, None, next_url, remember=remember
+    )
 
 
 @router.post("/signout")

@@ -46,14 +46,19 @@ async def _token_sign_in(client: httpx.AsyncClient, token: str) -> str:
     return csrf_of((await client.get("/")).text)
 
 
-async def _code_sign_in(client: httpx.AsyncClient, seeded: Seeded, engineer: str) -> str:
+async def _code_sign_in(
+    client: httpx.AsyncClient, seeded: Seeded, engineer: str, *, remember: bool = False
+) -> str:
     """Sign in with a code texted to the engineer; the new session's CSRF token."""
     recorder = record_sms(seeded)
     csrf = csrf_of((await client.get("/signin")).text)
     sent = await client.post("/signin/code", data={"csrf": csrf, "engineer": engineer})
     assert sent.status_code == 200
+    assert "Remember this phone for 30 days" in sent.text
     code = await code_in(recorder, seeded, engineer)
     form = {"csrf": csrf, "engineer": engineer, "code": code}
+    if remember:
+        form["remember"] = "yes"
     assert (await client.post("/signin/verify", data=form)).status_code == 303
     return csrf_of((await client.get("/")).text)
 
@@ -174,6 +179,29 @@ async def test_last_seen_is_kept_every_few_minutes_and_expiry_holds(
         assert row.user_agent.startswith("python-httpx/")
         clock.advance(timedelta(hours=12))
         assert (await client.get("/")).status_code == 303
+
+
+async def test_remember_this_phone_lasts_30_days_and_is_still_revocable(
+    frozen: tuple[Seeded, FrozenClock],
+) -> None:
+    seeded, clock = frozen
+    async with browser_client(seeded.running) as kept, browser_client(seeded.running) as plain:
+        await _code_sign_in(kept, seeded, "bo", remember=True)
+        await _code_sign_in(plain, seeded, "carl")
+        async with seeded.running.services.engine.connect() as conn:
+            rows = {r.subject: r for r in await conn.execute(select(WebSession))}
+        assert rows["bo"].expires_at - rows["bo"].created_at == timedelta(days=30)
+        assert rows["carl"].expires_at - rows["carl"].created_at == timedelta(hours=12)
+        clock.advance(timedelta(hours=13))
+        assert (await plain.get("/")).status_code == 303
+        assert (await kept.get("/")).status_code == 200
+        clock.advance(timedelta(days=29, hours=12))  # 30 days and 1 hour in all
+        assert (await kept.get("/")).status_code == 303
+    async with browser_client(seeded.running) as kept, browser_client(seeded.running) as anna:
+        await _code_sign_in(kept, seeded, "bo", remember=True)
+        csrf = await _token_sign_in(anna, seeded.running.engineer_token)
+        await anna.post("/people/bo/signout-everywhere", data={"csrf": csrf})
+        assert (await kept.get("/")).status_code == 303
 
 
 async def test_retention_prunes_expired_sessions(frozen: tuple[Seeded, FrozenClock]) -> None:
