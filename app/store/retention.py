@@ -8,7 +8,8 @@ duplicate, and SNS refuses messages older than that window by their own Timestam
 `prune` deletes in small batches, each its own short transaction (the alert links first, then
 the raw events), so the writer waits at most one batch. Every batch is a plain DELETE by id of
 rows past the cutoff: running it again, or on several replicas at once, deletes nothing twice.
-`Retention` runs it shortly after startup and then once a day.
+`Retention` runs it shortly after startup and then once a day, and deletes expired dashboard
+sessions on the same schedule.
 """
 
 import asyncio
@@ -24,6 +25,7 @@ from app.clock import Clock
 from app.ingest.sns import ACCEPTANCE_WINDOW
 from app.store.database import Database
 from app.store.tables import Base
+from app.store.web_sessions import prune_sessions
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 5_000
@@ -136,7 +138,18 @@ class Retention:
             return 0
         if deleted:
             log.info("pruned %d raw events older than %s", deleted, self._keep)
+        await self._prune_sessions()
         return deleted
+
+    async def _prune_sessions(self) -> None:
+        try:
+            work = partial(prune_sessions, before=self._clock.now())
+            deleted = await self._db.transaction(work)
+        except Exception:
+            log.exception("pruning expired sessions failed; retrying at the next daily run")
+            return
+        if deleted:
+            log.info("pruned %d expired dashboard sessions", deleted)
 
     async def _loop(self) -> None:
         delay = self._first_after

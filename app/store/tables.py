@@ -345,3 +345,26 @@ class InboundReceipt(Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
     # {"status", "media_type", "body"} of the first answer; None until its transaction ends.
     answer: Mapped[dict[str, Any] | None]
+
+
+class WebSession(Base):
+    """A dashboard session: the cookie carries its id, the store only the id's SHA-256.
+
+    Sign-out, "sign out everywhere" and revoking the token it came from set `revoked_at`, which
+    ends it at the browser's next request, whoever holds a copy of the cookie.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_principal", "subject", "kind"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # engineer | customer
+    subject: Mapped[str] = mapped_column(String(200))
+    # The token it was signed in with (None for an SMS code): revoking the token ends it.
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    user_agent: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clock import as_utc
 from app.store.tables import Base
+from app.store.web_sessions import revoke_token_sessions
 
 _tokens = Base.metadata.tables["api_tokens"]
 ALL_SOURCES = "all"
@@ -80,12 +81,13 @@ async def list_tokens(conn: AsyncConnection) -> list[TokenInfo]:
 
 
 async def revoke_token(conn: AsyncConnection, *, token_id: int, now: datetime) -> bool:
-    """Revoke a token by id; False when there is no such active token."""
+    """Revoke a token by id, ending its dashboard sessions; False when no such active token."""
     result = await conn.execute(
         update(_tokens)
         .where(_tokens.c.id == token_id, _tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    await revoke_token_sessions(conn, token_id=token_id, now=now)
     return result.rowcount > 0
 
 

@@ -1,12 +1,15 @@
 """Who is looking at the dashboard, what they may do, and the checks every form passes.
 
-Pages resolve a `Viewer` from the session cookie; `?token=` with a customer token starts a
-customer session. Team-only pages and every POST check the role here, and every POST checks
-the session's CSRF token, before any handler code runs.
+Pages resolve a `Viewer` from the session cookie and its server-side row (one indexed query);
+`?token=` with a customer token shows a page that confirms before starting a customer session.
+Team-only pages and every POST check the role here, and every POST checks the session's CSRF
+token, before any handler code runs.
 """
 
 import urllib.parse
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -15,18 +18,25 @@ from app.bodies import read_body
 from app.errors import TooLarge
 from app.services import Services
 from app.store.tokens import Principal, TokenKind, hash_token
-from app.web.ratelimit import RateLimiter
+from app.store.web_sessions import TOUCH_EVERY, LiveSession, find_session, touch_session
+from app.web.ratelimit import Backoff, RateLimiter
 from app.web.sessions import Session, SessionCodec, anonymous, csrf_matches
 
 
 @dataclass(slots=True)
 class WebState:
-    """Dashboard state shared by requests: the session codec and the sign-in limiters."""
+    """Dashboard state shared by requests: the session codec and the sign-in limits.
+
+    Each limit guards one thing, so exhausting one never blocks another: a stranger who spends
+    an engineer's code sends or guesses does not stop that engineer's token sign-in.
+    """
 
     codec: SessionCodec
     secret: bytes  # keys the session signatures and the sign-in code hashes
-    per_client: RateLimiter  # sign-in attempts per client address
-    per_person: RateLimiter  # codes and code guesses per engineer
+    token_misses: RateLimiter  # wrong tokens per client address (a right one always passes)
+    sends_per_client: RateLimiter  # codes texted per client address
+    sends_per_engineer: RateLimiter  # codes texted to one engineer
+    guesses: Backoff  # wrong code guesses per engineer
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,7 @@ class Viewer:
     session: Session
     principal: Principal | None
     fresh: bool  # the session cookie must be (re)written
+    token_hash: str | None = None  # of the token the session was signed in with
 
     def require(self) -> Principal:
         """The principal; 401 when signed out (dependencies check this first)."""
@@ -73,13 +84,17 @@ class SignInRequired(Exception):
         self.next_url = next_url
 
 
-class SessionRedirect(Exception):
-    """Start a new session and redirect (a `?token=` link drops the token from the URL)."""
+class CustomerLink(Exception):
+    """A `?token=` link with a customer token: drop the token from the URL when the session is
+    already that token's, else ask before switching (never a silent sign-in: login CSRF)."""
 
-    def __init__(self, url: str, session: Session) -> None:
+    def __init__(self, who: Viewer, customer: str, token: str, url: str, *, current: bool) -> None:
         super().__init__(url)
+        self.who = who
+        self.customer = customer
+        self.token = token
         self.url = url
-        self.session = session
+        self.current = current
 
 
 def services_of(request: HTTPConnection) -> Services:
@@ -98,35 +113,50 @@ async def viewer(request: Request) -> Viewer:
     """The viewer of a request (anonymous viewers get a session for CSRF)."""
     services = services_of(request)
     now = services.clock.now()
-    token = request.query_params.get("token")
-    if token and request.method == "GET":
-        await _link_sign_in(request, token)
     session = web_state(request).codec.read(request, now)
     if session is None:
-        return Viewer(anonymous(now), None, fresh=True)
-    return Viewer(session, await _principal(services, session), fresh=False)
+        found = Viewer(anonymous(now), None, fresh=True)
+    else:
+        found = await _signed_in_viewer(services, session, now)
+    token = request.query_params.get("token")
+    if token and request.method == "GET":
+        await _customer_link(request, found, token)
+    return found
 
 
-async def _link_sign_in(request: Request, token: str) -> None:
+async def _signed_in_viewer(services: Services, session: Session, now: datetime) -> Viewer:
+    """The viewer of a valid cookie: its principal, if its server-side session still holds."""
+    if session.sid is None:
+        return Viewer(session, None, fresh=False)
+    async with services.engine.connect() as conn:
+        live = await find_session(conn, session.sid, now)
+    if live is None:
+        return Viewer(session, None, fresh=False)
+    if now - live.last_seen_at > TOUCH_EVERY:
+        await services.db.transaction(partial(touch_session, session_id=session.sid, now=now))
+    return Viewer(session, _principal(services, live), fresh=False, token_hash=live.token_hash)
+
+
+def _principal(services: Services, live: LiveSession) -> Principal | None:
+    if live.kind == TokenKind.CUSTOMER.value:
+        return Principal(TokenKind.CUSTOMER, live.subject)
+    if live.kind != TokenKind.ENGINEER.value:
+        return None
+    # A code session holds while its engineer is in the skills map (a token one, while the
+    # token is not revoked: find_session checks that).
+    if live.token_hash is not None or live.subject in services.rules.holder.rules.engineers:
+        return Principal(TokenKind.ENGINEER, live.subject)
+    return None
+
+
+async def _customer_link(request: Request, found: Viewer, token: str) -> None:
     principal = await services_of(request).tokens.principal(token)
     if principal is None or principal.kind != TokenKind.CUSTOMER:
         raise WebError(401, "This link is not valid (unknown or revoked token).")
-    now = services_of(request).clock.now()
-    session = anonymous(now).signed_in("customer", principal.subject, now, hash_token(token))
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
     url = request.url.path + ("?" + urllib.parse.urlencode(query) if query else "")
-    raise SessionRedirect(url, session)
-
-
-async def _principal(services: Services, session: Session) -> Principal | None:
-    if session.kind is None:
-        return None
-    if session.token_hash is not None:
-        found = await services.tokens.principal_of_hash(session.token_hash)
-        return found if found is not None and found.subject == session.subject else None
-    if session.kind == "engineer" and session.subject in services.rules.holder.rules.engineers:
-        return Principal(TokenKind.ENGINEER, session.subject)
-    return None
+    current = found.customer == principal.subject and found.token_hash == hash_token(token)
+    raise CustomerLink(found, principal.subject, token, url, current=current)
 
 
 async def reader(request: Request) -> Viewer:

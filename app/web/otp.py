@@ -1,4 +1,8 @@
-"""One-time sign-in codes: six digits by SMS, stored as a keyed hash, short-lived, few guesses."""
+"""One-time sign-in codes: six digits by SMS, stored as a keyed hash, short-lived, few guesses.
+
+A code takes MAX_ATTEMPTS guesses; a wrong last one burns it (a new code must be sent), so the
+guesses against an engineer are bounded by the codes sent to them, which are rate-limited.
+"""
 
 import hashlib
 import hmac
@@ -14,7 +18,7 @@ from app.routing.rules import Rules
 from app.store.tables import Base
 
 CODE_TTL = timedelta(minutes=10)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 3
 _codes = Base.metadata.tables["sign_in_codes"]
 _pages = Base.metadata.tables["pages"]
 
@@ -70,7 +74,8 @@ def _notice(engineer: str, phone: str, code: str, now: datetime) -> dict[str, ob
 def verify_code(
     conn: Connection, *, engineer: str, code: str, secret: bytes, now: datetime
 ) -> bool:
-    """Check a code against the engineer's newest live one; every guess counts, a hit uses it."""
+    """Check a code against the engineer's newest live one; every guess counts, a hit uses it,
+    and a miss that uses up the code's guesses burns it."""
     row = conn.execute(
         select(_codes)
         .where(
@@ -85,7 +90,7 @@ def verify_code(
         return False
     good = hmac.compare_digest(row.code_hash, code_hash(secret, engineer, code.strip()))
     values: dict[str, object] = {"attempts": row.attempts + 1}
-    if good:
+    if good or row.attempts + 1 >= MAX_ATTEMPTS:
         values["used_at"] = now
     conn.execute(update(_codes).where(_codes.c.id == row.id).values(**values))
     return good

@@ -1,5 +1,5 @@
 """People: who is reachable per skill, open incidents, channel health, away toggle, test pages,
-and the coverage gaps of the next seven days."""
+"sign out everywhere", and the coverage gaps of the next seven days."""
 
 from datetime import timedelta
 from functools import partial
@@ -16,6 +16,7 @@ from app.routing.coverage import coverage
 from app.routing.rules import Rules
 from app.store.tables import Base, EngineerState
 from app.store.upsert import insert_ignore
+from app.store.web_sessions import live_engineer_sessions, revoke_engineer_sessions
 from app.web import queries
 from app.web.access import Viewer, WebError, services_of, team, team_form
 from app.web.people_view import by_skill, people
@@ -36,6 +37,7 @@ async def people_page(request: Request, who: TeamDep) -> HTMLResponse:
     async with AsyncSession(services.engine) as session:
         cards = await queries.open_cards(session, who.require(), rules)
         states = {s.engineer: s for s in await session.scalars(select(EngineerState))}
+        signed_in = await live_engineer_sessions(await session.connection(), now)
     everyone = people(rules, now, states, cards)
     report = coverage(rules, now, 7)
     context: dict[str, Any] = {
@@ -44,6 +46,7 @@ async def people_page(request: Request, who: TeamDep) -> HTMLResponse:
         "coverage": report,
         "gaps": [s for s in report.systems if s.nobody_present or s.nobody_in_hours],
         "away_choices": [c for c in AWAY_CHOICES if c != "0"],
+        "signed_in": signed_in,
     }
     return await page(request, "people.html", who, title="People", nav="people", **context)
 
@@ -86,6 +89,23 @@ async def test_page(request: Request, engineer: str) -> Response:
         raise WebError(409, f"{engineer} has no contact to test.")
     await services.db.transaction(lambda conn: insert_ignore(conn, _pages, rows))
     services.escalation.kick()
+    return RedirectResponse(f"/people#person-{engineer}", 303)
+
+
+@router.post("/people/{engineer}/signout-everywhere")
+async def sign_out_everywhere(request: Request, engineer: str) -> Response:
+    """End every dashboard session of one engineer (a lost phone, a shared laptop).
+
+    Any engineer may do this for any engineer, as with the other actions on this page: the
+    team acts for each other at 3 a.m. Tokens stay valid; `skillpager token revoke` ends those.
+    """
+    who, _form = await team_form(request)
+    services = services_of(request)
+    _known(services.rules.holder.rules, engineer)
+    work = partial(revoke_engineer_sessions, engineer=engineer, now=services.clock.now())
+    await services.db.transaction(work)
+    if who.require().subject == engineer:
+        return RedirectResponse("/signin", 303)
     return RedirectResponse(f"/people#person-{engineer}", 303)
 
 

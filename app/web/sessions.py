@@ -1,7 +1,8 @@
 """Dashboard sessions: a signed (HMAC-SHA256), HttpOnly, SameSite cookie, plus CSRF checks.
 
 The cookie holds who signed in (engineer or customer), a per-session CSRF token, when it was
-issued and, for token sign-ins, the token's hash so a revoked token ends its sessions too.
+issued and the id of its server-side row (app/store/web_sessions.py): the row decides whether
+the session still holds, so sign-out and revocation end every copy of the cookie at once.
 """
 
 import base64
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 COOKIE = "skillpager_session"
 TEAM_TTL = timedelta(hours=12)
 CUSTOMER_TTL = timedelta(days=30)
+REMEMBERED_TTL = timedelta(days=30)  # an engineer's "remember this phone" code sign-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +36,21 @@ class Session:
     subject: str
     csrf: str
     issued_at: datetime
-    token_hash: str | None = None
+    sid: str | None = None  # the server-side session's id; None when signed out
+    remember: bool = False  # "remember this phone": the longer lifetime
 
     def signed_in(
-        self, kind: str, subject: str, now: datetime, token_hash: str | None
+        self, kind: str, subject: str, now: datetime, sid: str, *, remember: bool = False
     ) -> "Session":
         """A fresh session for a sign-in (new CSRF token: no fixation of the old one)."""
-        return Session(kind, subject, secrets.token_urlsafe(24), now, token_hash)
+        return Session(kind, subject, secrets.token_urlsafe(24), now, sid, remember)
+
+
+def ttl_of(kind: str | None, *, remember: bool = False) -> timedelta:
+    """How long a session lasts: 30 days for customers and remembered phones, else 12 hours."""
+    if kind == "customer":
+        return CUSTOMER_TTL
+    return REMEMBERED_TTL if remember else TEAM_TTL
 
 
 def anonymous(now: datetime) -> Session:
@@ -73,7 +83,8 @@ class SessionCodec:
             "s": session.subject,
             "c": session.csrf,
             "t": session.issued_at.isoformat(),
-            "h": session.token_hash,
+            "i": session.sid,
+            "r": session.remember,
         }
         body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
         return f"{body.decode()}.{self._sign(body)}"
@@ -90,11 +101,14 @@ class SessionCodec:
                 data["s"],
                 data["c"],
                 as_utc(datetime.fromisoformat(data["t"])),
-                data["h"],
+                data.get("i"),
+                data.get("r") is True,
             )
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
-        ttl = CUSTOMER_TTL if session.kind == "customer" else TEAM_TTL
+        if session.kind is not None and not isinstance(session.sid, str):
+            return None  # a signed-in cookie of the older format: no server-side session
+        ttl = ttl_of(session.kind, remember=session.remember)
         return session if now - session.issued_at < ttl else None
 
     def _sign(self, body: bytes) -> str:
@@ -108,7 +122,7 @@ class SessionCodec:
 
     def write(self, response: Response, session: Session) -> None:
         """Set the cookie: HttpOnly, SameSite=Lax (SMS links still open), Secure on https."""
-        max_age = CUSTOMER_TTL if session.kind == "customer" else TEAM_TTL
+        max_age = ttl_of(session.kind, remember=session.remember)
         response.set_cookie(
             COOKIE,
             self.dump(session),

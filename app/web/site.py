@@ -10,9 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
 from app.web import history, incident_pages, now, people, rules_page, signin, silences_page
-from app.web.access import SessionRedirect, SignInRequired, Viewer, WebError, WebState, web_state
-from app.web.ratelimit import RateLimiter
-from app.web.render import NO_STORE, fragment
+from app.web.access import CustomerLink, SignInRequired, Viewer, WebError, WebState
+from app.web.ratelimit import Backoff, RateLimiter
+from app.web.render import NO_STORE, fragment, page
 from app.web.sessions import SessionCodec, anonymous, session_secret
 
 STATIC = Path(__file__).parent / "static"
@@ -25,8 +25,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.web = WebState(
         codec=SessionCodec(secret, secure=settings.public_url.startswith("https://")),
         secret=secret,
-        per_client=RateLimiter(30, 15 * 60),
-        per_person=RateLimiter(5, 15 * 60),
+        # Generous per address: a whole office may sit behind one NAT address.
+        token_misses=RateLimiter(30, 15 * 60),
+        sends_per_client=RateLimiter(20, 15 * 60),
+        # Each code is an SMS to the engineer's phone; three per code lifetime is plenty.
+        sends_per_engineer=RateLimiter(3, 10 * 60),
+        # Past one code's worth of wrong guesses: 1 s, 2 s, 4 s, … at most a minute apart.
+        guesses=Backoff(free=3, base_s=1.0, cap_s=60.0),
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # silences_page before incident_pages: its /incidents/{id}/mute must win over {action}.
@@ -34,7 +39,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.include_router(module.router)
     app.add_exception_handler(WebError, _web_error)
     app.add_exception_handler(SignInRequired, _sign_in)
-    app.add_exception_handler(SessionRedirect, _session_redirect)
+    app.add_exception_handler(CustomerLink, _customer_link)
 
 
 async def _web_error(request: Request, exc: Exception) -> Response:
@@ -52,8 +57,20 @@ async def _sign_in(_request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/signin?next={quote(exc.next_url, safe='/')}", 303)
 
 
-async def _session_redirect(request: Request, exc: Exception) -> Response:
-    exc = cast(SessionRedirect, exc)
-    response = RedirectResponse(exc.url, 303)
-    web_state(request).codec.write(response, exc.session)
+async def _customer_link(request: Request, exc: Exception) -> Response:
+    """A `?token=` link: drop the token when it is the session's already, else confirm first."""
+    exc = cast(CustomerLink, exc)
+    if exc.current:
+        return RedirectResponse(exc.url, 303)
+    response = await page(
+        request,
+        "link.html",
+        exc.who,
+        title=f"Continue as {exc.customer}?",
+        customer=exc.customer,
+        token=exc.token,
+        next_url=exc.url,
+    )
+    # The address holds the token: never send it on in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response

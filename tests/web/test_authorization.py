@@ -21,6 +21,7 @@ TABLE: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("POST", "/signin", {"token": "wrong"}, (403, 401, 401, 401)),
     ("POST", "/signin/code", {"engineer": "nobody"}, (403, 200, 200, 200)),
     ("POST", "/signin/verify", {"engineer": "bo", "code": "000000"}, (403, 401, 401, 401)),
+    ("POST", "/signin/link", {"token": "wrong"}, (403, 401, 401, 401)),
     ("POST", "/signout", {}, (403, 303, 303, 303)),
     ("GET", "/", {}, (303, 200, 200, 200)),
     ("GET", "/fragments/now", {}, (401, 200, 200, 200)),
@@ -33,6 +34,7 @@ TABLE: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/people", {}, (303, 403, 403, 200)),
     ("POST", "/people/bo/away", {"hours": "4"}, (401, 403, 403, 303)),
     ("POST", "/people/bo/test-page", {}, (401, 403, 403, 303)),
+    ("POST", "/people/bo/signout-everywhere", {}, (401, 403, 403, 303)),
     ("GET", "/rules", {}, (303, 403, 403, 200)),
     (
         "POST",
