@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import gc
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from importlib.metadata import version
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args, settings)
     except CliError as exc:
+        if args.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         print(exc, file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

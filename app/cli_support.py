@@ -104,8 +104,10 @@ def require_store(settings: Settings) -> None:
             )
     try:
         current = asyncio.run(_schema_current(settings.database_url))
-    except (SQLAlchemyError, OSError) as exc:
-        raise CliError(describe_failure(exc, settings)) from None
+    except SQLAlchemyError as exc:
+        raise CliError(describe_failure(exc, settings)) from exc
+    except OSError as exc:  # the driver's own connect failure (refused, no such host)
+        raise CliError(f"database {url}: {exc.strerror or exc}") from exc
     if not current:
         raise CliError(f"database {url}: the schema is behind: run `skillpager migrate`")
 
