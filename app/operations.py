@@ -221,14 +221,18 @@ _VIA = {"TwilioSms": "Twilio SMS", "TwilioVoice": "Twilio voice", "SlackChannel"
 
 
 def _print_sent(row: Any, client: object) -> None:
-    """What was sent on one channel, to whom and through what."""
+    """What was sent on one channel, to whom and through what, then the exact text."""
+    to = row.address if row.channel == "slack" else mask_phone(row.address)
     if isinstance(client, LogChannel):
-        via = "the log only (no provider configured for it: nothing left this machine)"
+        print(
+            f"{row.channel}: no provider configured, nothing sent (shown here only) "
+            f"for {to} ({row.provider_id})"
+        )
     else:
         via = _VIA.get(type(client).__name__, type(client).__name__)
-    to = row.address if row.channel == "slack" else mask_phone(row.address)
-    outcome = row.provider_id or row.last_error or ""
-    print(f"{row.channel}: {row.status} to {to} via {via} ({outcome})")
+        print(
+            f"{row.channel}: {row.status} to {to} via {via} ({row.provider_id or row.last_error})"
+        )
     print(f"  text: {row.text}")
 
 

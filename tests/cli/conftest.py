@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.app import BASIC_RULES
-from tests.support.databases import migrated_sqlite, sqlite_url
+from tests.support.databases import sqlite_url
 
 SKILLPAGER = Path(sys.executable).with_name("skillpager")
 
@@ -56,10 +56,10 @@ class Cli:
         return Result(done.returncode, done.stdout, done.stderr)
 
     def migrate(self) -> str:
-        """Bring this CLI's SQLite file to head; returns its URL."""
-        url = migrated_sqlite(self.directory)
-        self.env["SKILLPAGER_DATABASE_URL"] = url
-        return url
+        """Bring this CLI's database to head with `skillpager migrate`; returns its URL."""
+        done = self.run("migrate")
+        assert done.code == 0, done.err
+        return self.env["SKILLPAGER_DATABASE_URL"]
 
     @property
     def rules_dir(self) -> Path:
