@@ -112,8 +112,8 @@ class TokenCache:
                 extra={"engineer": principal.subject},
             )
             raise Unauthorized(
-                f"this token is engineer {principal.subject!r}'s, who is no longer in the "
-                "skills map (team.yaml)"
+                f"this token belongs to engineer {principal.subject!r}, who is no longer in "
+                "the skills map (team.yaml)"
             )
         return principal
 
