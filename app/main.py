@@ -97,6 +97,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
         rejections.record(method, path, source, status, reason, detail)
 
+    app.state.rejections = rejections  # flushed by the lifespan; tests may flush it at once
     install_error_handlers(app, on_reject)
     declare_error_answers(app)
     for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
