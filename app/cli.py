@@ -196,7 +196,7 @@ def _coverage(args: argparse.Namespace, settings: Settings) -> int:
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
     require_store(settings)
-    check_rules_dir(None, settings)
+    load_map(settings)  # a broken map: one line pointing at `skillpager check`
     if not args.apply:
         return asyncio.run(replay_dry_run(settings, args.event_id))
     if not args.yes:
@@ -209,7 +209,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _page_test(args: argparse.Namespace, settings: Settings) -> int:
     require_store(settings)
-    check_rules_dir(None, settings)
+    load_map(settings)  # a broken map: one line pointing at `skillpager check`
     return asyncio.run(page_test(settings, args.engineer, args.channel, wait_s=args.wait))
 
 
