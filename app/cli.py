@@ -6,33 +6,52 @@ import errno
 import gc
 import socket
 import sys
+import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli_support import (
+    CliError,
+    OneLineParser,
+    check_rules_dir,
+    confirm_or_refuse,
+    customers_of,
+    describe_failure,
+    known_subject,
+    load_map,
+    read_payload,
+    require_store,
+)
 from app.clock import SystemClock
 from app.config import Settings, SettingsInvalid, load_settings
+from app.doctor import run_doctor
 from app.ingest.registry import PARSERS, parser_for
 from app.logs import configure_logging
 from app.main import create_app
-from app.operations import channel_health, page_test
+from app.operations import channel_health, page_test, replay_dry_run
 from app.operations import replay as run_replay
 from app.routing.commands import check_command, coverage_command, route_command
 from app.routing.issues import RulesError
 from app.routing.loader import load_rules
+from app.routing.moment import FORMS
+from app.routing.timespec import parse_duration
 from app.store.database import Database
 from app.store.migrate import schema_is_current, upgrade_to_head
+from app.store.rejections import print_rejections
 from app.store.retention import prune
 from app.store.session import make_engine
 from app.store.tokens import ALL_SOURCES, TokenKind, create_token, list_tokens, revoke_token
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: every error is one line on stderr, exit 2 for a
+    usage error and 1 for a failure; `--debug` shows the traceback instead."""
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -41,11 +60,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"invalid setting: {problem}", file=sys.stderr)
         return 2
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except CliError as exc:
+        if args.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
+        print(exc, file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"{describe_failure(exc, settings)} (--debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="skillpager", description=__doc__)
+    parser = OneLineParser(prog="skillpager", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"skillpager {version('skillpager')}"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the service")
@@ -66,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     dry = commands.add_parser("route", help="dry-run a payload: who would be paged, and why")
     dry.add_argument("--rules", type=Path)
     dry.add_argument("--source", default="generic", choices=sorted(PARSERS))
-    dry.add_argument("--at", type=_aware, help="ISO 8601 time (default: now; naive = UTC)")
+    dry.add_argument("--at", help=f"when (default: now): {FORMS}")
     dry.add_argument("--json", action="store_true", help="print only JSON on stdout")
     dry.add_argument("file", type=Path, help="payload file, or - for standard input")
     dry.set_defaults(handler=_route)
@@ -76,18 +112,29 @@ def _parser() -> argparse.ArgumentParser:
     cover.add_argument("--rules", type=Path)
     cover.set_defaults(handler=_coverage)
 
-    replay = commands.add_parser("replay", help="re-run a stored raw event through today's code")
-    replay.add_argument("event_id", type=int)
-    replay.set_defaults(
-        handler=lambda args, settings: asyncio.run(run_replay(settings, args.event_id))
+    replay = commands.add_parser(
+        "replay", help="show what today's code does with a stored raw event (--apply stores it)"
     )
+    replay.add_argument("event_id", type=int)
+    replay.add_argument("--apply", action="store_true", help="store it as a new delivery (pages)")
+    replay.add_argument("--yes", action="store_true", help="with --apply: do not ask")
+    replay.set_defaults(handler=_replay)
 
     test = commands.add_parser("page-test", help="send a harmless test page to an engineer")
     test.add_argument("engineer")
     test.add_argument("--channel", choices=["sms", "slack", "voice"])
-    test.set_defaults(
-        handler=lambda args, settings: asyncio.run(page_test(settings, args.engineer, args.channel))
+    test.add_argument(
+        "--wait", type=_seconds, default=30.0, help="wait this long for delivery (30s)"
     )
+    test.set_defaults(handler=_page_test)
+
+    doctor = commands.add_parser("doctor", help="check settings, database, rules and providers")
+    doctor.set_defaults(handler=_doctor)
+
+    tail = commands.add_parser("log-tail", help="recent events kept in the database")
+    tail.add_argument("--rejected", action="store_true", required=True, help="rejected requests")
+    tail.add_argument("--limit", type=int, default=50)
+    tail.set_defaults(handler=_log_tail)
 
     token = commands.add_parser("token", help="create, list or revoke API tokens")
     token_commands = token.add_subparsers(required=True, metavar="ACTION")
@@ -101,16 +148,31 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id", type=int)
     revoke.set_defaults(handler=_token_revoke)
+    _accept_debug(parser)
     return parser
 
 
-def _aware(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=moment.tzinfo or UTC)
+def _accept_debug(parser: argparse.ArgumentParser) -> None:
+    """`--debug` also after the command name (`skillpager route --debug x.json`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+                _accept_debug(sub)
+
+
+def _seconds(text: str) -> float:
+    """`--wait 30s` / `2m` / `0`: a duration in seconds."""
+    if text.strip() in ("0", "0s"):
+        return 0.0
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
-    status = check_command(args.dir or settings.rules_dir)
+    status = check_command(check_rules_dir(args.dir, settings))
     try:
         problems = asyncio.run(channel_health(settings))
     except (SQLAlchemyError, OSError):
@@ -122,18 +184,45 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _route(args: argparse.Namespace, settings: Settings) -> int:
-    payload = sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+    rules_dir = check_rules_dir(args.rules, settings, option="--rules")
+    payload, label = read_payload(str(args.file), sys.stdin.buffer)
     parse = parser_for(args.source)
     if parse is None:  # argparse's choices make this unreachable; kept for the type checker
         return 2
-    at = args.at or SystemClock().now()
-    return route_command(
-        args.rules or settings.rules_dir, payload, args.source, at, args.json, parse
-    )
+    return route_command(rules_dir, payload, args.source, args.at, args.json, parse, label=label)
 
 
 def _coverage(args: argparse.Namespace, settings: Settings) -> int:
-    return coverage_command(args.rules or settings.rules_dir, args.days, SystemClock().now())
+    rules_dir = check_rules_dir(args.rules, settings, option="--rules")
+    return coverage_command(rules_dir, args.days, SystemClock().now())
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+    load_map(settings)  # a broken map: one line pointing at `skillpager check`
+    if not args.apply:
+        return asyncio.run(replay_dry_run(settings, args.event_id))
+    if not args.yes:
+        confirm_or_refuse(
+            f"replay raw event {args.event_id} as a new delivery: this stores alerts "
+            "and can page people now"
+        )
+    return asyncio.run(run_replay(settings, args.event_id))
+
+
+def _page_test(args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+    load_map(settings)  # a broken map: one line pointing at `skillpager check`
+    return asyncio.run(page_test(settings, args.engineer, args.channel, wait_s=args.wait))
+
+
+def _doctor(_args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(run_doctor(settings))
+
+
+def _log_tail(args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+    return asyncio.run(print_rejections(settings, args.limit))
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -254,6 +343,8 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prune(_args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+
     async def run() -> int:
         db = Database(settings.database_url, busy_timeout_s=settings.db_timeout_s)
         try:
@@ -270,14 +361,18 @@ def _prune(_args: argparse.Namespace, settings: Settings) -> int:
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.engineer:
         kind, subject = TokenKind.ENGINEER, args.engineer
+        known_subject(subject, "engineer", load_map(settings).engineers, settings)
     elif args.customer:
         kind, subject = TokenKind.CUSTOMER, args.customer
+        known_subject(subject, "customer", customers_of(load_map(settings)), settings)
     else:
         kind, subject = TokenKind.WEBHOOK, args.webhook
         known = (*PARSERS, "heartbeat")  # heartbeat: POST /heartbeats/{name} only
         if subject not in (ALL_SOURCES, *known):
             print(f"unknown source {subject!r}; known: all, {', '.join(known)}", file=sys.stderr)
             return 2
+
+    require_store(settings)
 
     async def run() -> tuple[int, str]:
         engine = make_engine(settings.database_url)
@@ -294,6 +389,8 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+
     async def run() -> None:
         engine = make_engine(settings.database_url)
         try:
@@ -309,6 +406,8 @@ def _token_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    require_store(settings)
+
     async def run() -> bool:
         engine = make_engine(settings.database_url)
         try:

@@ -76,7 +76,8 @@ class RowRejected(AppError):
     status, reason = 422, "unstorable"
 
 
-RejectHook = Callable[[str], None]
+# (request, reason, status, detail): detail is what the answer says, never a credential.
+RejectHook = Callable[[Request, str, int, str], None]
 
 
 def error_body(error: str, detail: object) -> dict[str, object]:
@@ -87,56 +88,57 @@ def error_body(error: str, detail: object) -> dict[str, object]:
 def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
     """Map AppError, parser errors and FastAPI's validation errors to clear 4xx/503 answers."""
 
-    async def app_error(_request: Request, exc: Exception) -> Response:
+    async def app_error(request: Request, exc: Exception) -> Response:
         exc = cast(AppError, exc)
-        on_reject(exc.reason)
+        on_reject(request, exc.reason, exc.status, exc.message)
         headers = {"Retry-After": "5"} if isinstance(exc, StoreUnavailable) else None
         if exc.status == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="skillpager"'}
         return JSONResponse(error_body(exc.message, exc.detail), exc.status, headers=headers)
 
-    async def parse_error(_request: Request, exc: Exception) -> Response:
-        on_reject("malformed")
+    async def parse_error(request: Request, exc: Exception) -> Response:
+        on_reject(request, "malformed", 400, str(exc))
         return JSONResponse(error_body("malformed request body", str(exc)), 400)
 
-    async def schema_error(_request: Request, exc: Exception) -> Response:
+    async def schema_error(request: Request, exc: Exception) -> Response:
         exc = cast(SchemaError, exc)
-        on_reject("schema")
+        on_reject(request, "schema", 422, f"{exc.field}: {exc.message}")
         detail = {"field": exc.field, "message": exc.message}
         return JSONResponse(error_body(f"invalid field {exc.field}", detail), 422)
 
-    async def validation_error(_request: Request, exc: Exception) -> Response:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         exc = cast(RequestValidationError, exc)
-        on_reject("schema")
         errors = exc.errors()
         fields = [".".join(str(p) for p in err["loc"]) for err in errors]
+        first = f"{fields[0]}: {errors[0]['msg']}" if errors else "invalid request"
+        on_reject(request, "schema", 422, first)
         # Only the JSON-safe parts: a validator's own exception in `ctx` is not serialisable.
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors[:5]]
         return JSONResponse(error_body("invalid request", detail) | {"fields": fields}, 422)
 
-    async def http_error(_request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)
-        on_reject(str(exc.status_code))
+        on_reject(request, str(exc.status_code), exc.status_code, str(exc.detail))
         return JSONResponse(error_body(str(exc.detail), None), exc.status_code, headers=exc.headers)
 
-    async def rejected(_request: Request, exc: Exception) -> Response:
+    async def rejected(request: Request, exc: Exception) -> Response:
         exc = cast(Rejected, exc)
-        on_reject("bad_signature")
+        on_reject(request, "bad_signature", 403, str(exc.reason))
         return JSONResponse(error_body("request not authenticated", exc.reason), 403)
 
-    async def bad_signature(_request: Request, exc: Exception) -> Response:
-        on_reject("bad_signature")
+    async def bad_signature(request: Request, exc: Exception) -> Response:
         # A stale (replayed) timestamp is an authentication failure; a wrong signature forbidden.
         status = 401 if isinstance(exc, StaleTimestamp) else 403
+        on_reject(request, "bad_signature", status, str(exc))
         return JSONResponse(error_body("request signature rejected", str(exc)), status)
 
-    async def out_of_range(_request: Request, exc: Exception) -> Response:
+    async def out_of_range(request: Request, exc: Exception) -> Response:
         # An id or number beyond what the database stores (e.g. 2**64 in a path): no such thing.
-        on_reject("schema")
+        on_reject(request, "schema", 422, "a number is out of range")
         return JSONResponse(error_body("a number is out of range", str(exc)[:200]), 422)
 
-    async def unavailable(_request: Request, exc: Exception) -> Response:
-        on_reject("upstream_unavailable")
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        on_reject(request, "upstream_unavailable", 503, str(exc))
         return JSONResponse(error_body(str(exc), None), 503, headers={"Retry-After": "30"})
 
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {

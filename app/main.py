@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
 from app.asgi import SkillpagerApp
@@ -30,6 +30,7 @@ from app.rules_watch import RulesWatcher
 from app.services import Services
 from app.store.database import Database
 from app.store.migrate import schema_is_current
+from app.store.rejections import RejectionLog
 from app.store.retention import Retention
 from app.web.auth import TokenCache
 from app.web.site import install as install_dashboard
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await _start(settings, clock or SystemClock(), metrics)
         app.state.services = services
+        rejections.start(services.db)
         services.rules.start()
         keep = timedelta(days=settings.retention_days)
         retention = Retention(services.db, clock=services.clock, keep=keep)
@@ -56,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await rejections.stop()
             await retention.stop()
             await services.rules.stop()
             await services.heartbeats.stop()
@@ -69,10 +72,33 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app = SkillpagerApp(title="skillpager", version="0.1.0", lifespan=lifespan)
     app.body_limit = settings.max_body_bytes
 
-    def on_reject(reason: str) -> None:
-        metrics.rejected.labels(reason).inc()
-        log.info("request rejected: %s", reason, extra={"reason": reason})
+    rejections = RejectionLog(clock or SystemClock())
 
+    def on_reject(request: Request, reason: str, status: int, detail: str) -> None:
+        metrics.rejected.labels(reason).inc()
+        # The path without its query (`?token=` may be there); the detail is the answer's.
+        source = request.client.host if request.client else "unknown"
+        method, path = request.method, request.url.path
+        log.info(
+            "request rejected: %s %s from %s: %d %s: %s",
+            method,
+            path,
+            source,
+            status,
+            reason,
+            detail,
+            extra={
+                "reason": reason,
+                "method": method,
+                "path": path,
+                "client": source,
+                "status": status,
+                "detail": detail,
+            },
+        )
+        rejections.record(method, path, source, status, reason, detail)
+
+    app.state.rejections = rejections  # flushed by the lifespan; tests may flush it at once
     install_error_handlers(app, on_reject)
     declare_error_answers(app)
     for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
@@ -132,7 +158,9 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         db=db,
         engine=engine,
         writer=writer,
-        tokens=TokenCache(engine, webhook_token=webhook_token),
+        tokens=TokenCache(
+            engine, webhook_token=webhook_token, engineers=lambda: watcher.holder.rules.engineers
+        ),
         metrics=metrics,
         rules=watcher,
         http=http,

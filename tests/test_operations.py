@@ -58,11 +58,11 @@ async def test_page_test_reaches_every_channel(
     )
     assert [m.channel for m in slack_fake.messages] == [SlackFake.dm_channel("U02BO")]
     printed = capsys.readouterr().out
-    assert "sms    sent" in printed
-    assert "slack  sent" in printed
+    assert f"sms: sent to ***3344 via Twilio SMS ({sms.sid})" in printed
+    assert "slack: sent to U02BO via Slack" in printed
     twilio_fake.fail_with_code(21211)
     assert await page_test(settings, "bo", "sms") == 1
-    assert await page_test(settings, "nobody", None) == 1
+    assert await page_test(settings, "nobody", None) == 2
 
 
 def test_check_reports_channel_health_from_the_database(

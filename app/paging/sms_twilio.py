@@ -198,6 +198,14 @@ class TwilioSms:
                 return str(message.sid)
         return None
 
+    async def delivery_state(self, provider_id: str) -> str:
+        """The message's status as Twilio has it now (queued, sent, delivered, failed …)."""
+        try:
+            message = await self._client.messages(provider_id).fetch_async()
+        except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
+            raise _map_error(exc) from exc
+        return str(message.status)
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._transport.aclose()

@@ -130,6 +130,14 @@ class TwilioVoice:
             summary=page.summary or page.title or page.text,
         )
 
+    async def delivery_state(self, provider_id: str) -> str:
+        """The call's status as Twilio has it now (queued, ringing, completed, no-answer …)."""
+        try:
+            call = await self._client.calls(provider_id).fetch_async()
+        except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
+            raise _map_error(exc) from exc
+        return str(call.status)
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._transport.aclose()

@@ -123,8 +123,21 @@ def _document(source: RulesSource, name: str, issues: list[RuleIssue]) -> YamlDo
     return doc or YamlDoc(label, None)
 
 
+# What each file must be at its top, said when it is something else (a list, a string).
+_SHAPES = {
+    TeamFile: "must be a mapping with `lead:` and an `engineers:` mapping (id: details)",
+    SystemsFile: "must be a mapping with a `systems:` mapping (name: details)",
+    Policy: "must be a mapping of policy settings (or empty for the defaults)",
+}
+_KINDS = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true/false"}
+
+
 def _validate(model: type[_M], doc: YamlDoc, issues: list[RuleIssue]) -> _M | None:
     if doc.data is None:
+        return None
+    if not isinstance(doc.data, dict):
+        found = _KINDS.get(type(doc.data), "a value")
+        issues.append(RuleIssue(doc.file, 1, f"{_SHAPES[model]}, not {found}"))
         return None
     try:
         return model.model_validate(doc.data)

@@ -368,3 +368,20 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     user_agent: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
+
+
+class Rejection(Base):
+    """A request the service refused (4xx/503), for `skillpager log-tail --rejected` and the
+    Rules page. Never the token: the path only, without the query string. The newest rows only
+    are kept (app/store/rejections.py trims after each batch)."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(500))
+    client: Mapped[str] = mapped_column(String(100))  # the sender's address
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)

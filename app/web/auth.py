@@ -4,7 +4,9 @@ import asyncio
 import base64
 import binascii
 import hmac
+import logging
 import time
+from collections.abc import Callable, Container
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
@@ -18,6 +20,8 @@ from app.store.tokens import (
     find_token,
     hash_token,
 )
+
+log = logging.getLogger(__name__)
 
 # Tokens are created and revoked by the CLI in another process; re-read them this often.
 _REFRESH_S = 5.0
@@ -45,9 +49,17 @@ def credential_of(request: HTTPConnection) -> str | None:
 class TokenCache:
     """Resolves presented tokens to principals, from a periodically refreshed hash table."""
 
-    def __init__(self, engine: AsyncEngine, *, webhook_token: str | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        webhook_token: str | None,
+        engineers: Callable[[], Container[str]] | None = None,
+    ) -> None:
         self._engine = engine
         self._webhook_token = webhook_token
+        # The engineer ids of the skills map in force: a token of someone removed is refused.
+        self._engineers = engineers
         self._table: dict[str, Principal] = {}
         self._loaded_at = float("-inf")
         self._misses: dict[str, float] = {}
@@ -93,7 +105,23 @@ class TokenCache:
         principal = await self.principal(token)
         if principal is None:
             raise Unauthorized("unknown or revoked token")
+        if self._removed(principal):
+            log.warning(
+                "refused a token of engineer %s: no longer in the skills map",
+                principal.subject,
+                extra={"engineer": principal.subject},
+            )
+            raise Unauthorized(
+                f"this token belongs to engineer {principal.subject!r}, who is no longer in "
+                "the skills map (team.yaml)"
+            )
         return principal
+
+    def _removed(self, principal: Principal) -> bool:
+        """True for an engineer token whose engineer the skills map no longer has."""
+        if principal.kind != TokenKind.ENGINEER or self._engineers is None:
+            return False
+        return principal.subject not in self._engineers()
 
     async def require_webhook(self, request: HTTPConnection, source: str) -> Principal:
         """A principal allowed to post alerts for `source`."""
@@ -108,3 +136,10 @@ class TokenCache:
         if principal.kind == TokenKind.WEBHOOK:
             raise Forbidden("webhook tokens cannot read the API")
         return principal
+
+    async def principal_of_hash(self, digest: str) -> Principal | None:
+        """The principal of a stored token hash (a dashboard session's), None once revoked."""
+        if time.monotonic() - self._loaded_at > _REFRESH_S:
+            await self._refresh()
+        found = self._table.get(digest)
+        return None if found is None or self._removed(found) else found

@@ -1,4 +1,5 @@
-"""Rules: the skills map in force (read-only), its version and last reload, and a dry-run form."""
+"""Rules: the skills map in force (read-only), its version and last reload, a dry-run form,
+and the newest rejected requests (which monitor is misconfigured)."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.registry import PARSERS, parser_for
 from app.routing.decision import route
+from app.store.rejections import newest_rejections
 from app.web.access import Viewer, WebError, services_of, team, team_form
 from app.web.render import page
 
@@ -32,13 +34,17 @@ def _context(request: Request) -> dict[str, Any]:
         "at": "",
         "decisions": None,
         "problem": None,
+        "rejected": None,
     }
 
 
 @router.get("/rules", response_class=HTMLResponse)
 async def rules_page(request: Request, who: TeamDep) -> HTMLResponse:
-    """The skills map and the dry-run form."""
-    return await page(request, "rules.html", who, title="Rules", nav="rules", **_context(request))
+    """The skills map, the dry-run form and the newest rejected requests."""
+    async with services_of(request).engine.connect() as conn:
+        rejected = await conn.run_sync(lambda sync: newest_rejections(sync, 50))
+    context = _context(request) | {"rejected": rejected[::-1]}
+    return await page(request, "rules.html", who, title="Rules", nav="rules", **context)
 
 
 @router.post("/rules/dry-run", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""A fake Slack Web API: chat.postMessage, chat.update, conversations.open/history."""
+"""A fake Slack Web API: chat.postMessage, chat.update, conversations.open/history, auth.test."""
 
 from dataclasses import dataclass, field
 
@@ -64,11 +64,16 @@ class SlackFake(FakeServer):
             "/chat.update": self._update,
             "/conversations.open": self._open,
             "/conversations.history": self._history,
+            "/auth.test": self._auth_test,
         }
         handler = handlers.get(request.path)
         if handler is None:
             return FakeResponse(404, {"ok": False, "error": "unknown_method"})
         return handler(request)
+
+    def _auth_test(self, _request: RecordedRequest) -> FakeResponse:
+        body = {"ok": True, "team": "Fake Team", "user": "skillpager", "bot_id": "B0FAKE"}
+        return FakeResponse(200, body)
 
     def _resolve(self, channel: str) -> str | None:
         if channel in self.unknown_users:

@@ -1,4 +1,5 @@
-"""A fake Twilio REST API: Messages and Calls (create, list), Basic auth, faults."""
+"""A fake Twilio REST API: Messages (create, list, fetch), Calls (create, list, fetch), the
+Account (fetch), Basic auth, faults."""
 
 import base64
 import re
@@ -16,6 +17,10 @@ AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
 
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Calls\.json$")
+_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)\.json$")
+_ONE = re.compile(
+    r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/(?P<kind>Messages|Calls)/(?P<id>\w+)\.json$"
+)
 _ERROR_STATUS = {20003: 401, 20404: 404, 20429: 429}
 _ERROR_TEXT = {
     20003: "Authenticate",
@@ -73,6 +78,12 @@ class TwilioFake(FakeServer):
         self.clock: Clock = clock or SystemClock()
         self.messages: list[SentMessage] = []
         self.calls: list[PlacedCall] = []
+        # What fetching one message or call answers, in turn: the last state then stays.
+        self.fetch_states: dict[str, list[str]] = {
+            "Messages": ["sent", "delivered"],
+            "Calls": ["ringing", "completed"],
+        }
+        self._fetches: dict[str, int] = {}
 
     def fail_with_code(self, code: int, *, times: int | None = 1, to: str | None = None) -> None:
         """Answer the next `times` creates (only those to `to`, if given) with a Twilio error."""
@@ -100,7 +111,14 @@ class TwilioFake(FakeServer):
         self.answer_late(seconds, times=times, when=_is_create)
 
     def route(self, request: RecordedRequest) -> FakeResponse:
-        """Dispatch to create or list after checking the path and Basic auth."""
+        """Dispatch to create, list or fetch after checking the path and Basic auth."""
+        single = _ACCOUNT.match(request.path) or _ONE.match(request.path)
+        if single is not None and request.method == "GET":
+            if single["sid"] != self.account_sid:
+                return _error(20404, "The requested resource was not found", 404)
+            if not self._authorised(request):
+                return _error(20003, "Authenticate", 401)
+            return self._fetch(single.groupdict())
         calls = _CALLS.match(request.path)
         match = _MESSAGES.match(request.path) or calls
         if match is None or match["sid"] != self.account_sid:
@@ -114,6 +132,23 @@ class TwilioFake(FakeServer):
         if request.method == "POST":
             return self._create(request.form)
         return self._list(request.query)
+
+    def _fetch(self, parts: dict[str, str | None]) -> FakeResponse:
+        kind, sid = parts.get("kind"), parts.get("id")
+        if kind is None:
+            body = {"sid": self.account_sid, "friendly_name": "Fake account", "status": "active"}
+            return FakeResponse(200, body)
+        if kind == "Messages":
+            found: dict[str, object] | None = next(
+                (self._resource(m) for m in self.messages if m.sid == sid), None
+            )
+        else:
+            found = next((self._call_resource(c) for c in self.calls if c.sid == sid), None)
+        if found is None or sid is None:
+            return _error(20404, "The requested resource was not found", 404)
+        states = self.fetch_states[kind]
+        turn = self._fetches[sid] = self._fetches.get(sid, -1) + 1
+        return FakeResponse(200, found | {"status": states[min(turn, len(states) - 1)]})
 
     def _authorised(self, request: RecordedRequest) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()

@@ -25,7 +25,7 @@ def test_check_ok_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert check_command(EXAMPLE) == 0
     out, err = capsys.readouterr()
     assert out.startswith(
-        "ok: 7 engineers, 10 systems, 10 skills, 3 maintenance entries, 1 warnings"
+        "ok: 7 engineers, 10 systems, 10 skills, 3 maintenance entries, 1 warning ("
     )
     assert err == (
         f"{EXAMPLE}/team.yaml:64: warning: only gus has redis at level ≥ 3 (bus factor 1)\n"

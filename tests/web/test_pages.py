@@ -251,3 +251,18 @@ async def test_now_lists_every_open_incident_full_cards_first(seeded: Seeded) ->
     for action in ("resolve", "escalate", "snooze", "handover"):
         assert f'formaction="/incidents/{seeded.acme_incident}/{action}"' in card
     assert f'action="/incidents/{seeded.acme_incident}/ack"' in card
+
+
+async def test_rules_page_lists_rejected_requests(seeded: Seeded) -> None:
+    running = seeded.running
+    bad = await running.client.post(
+        "/webhooks/generic", content=b"{", headers=running.webhook_headers()
+    )
+    assert bad.status_code == 400
+    await running.app.state.rejections.flush()  # at once, not at the next second
+    async with browser_client(running) as client:
+        login(client, running, "engineer", "anna", running.engineer_token)
+        page = await client.get("/rules")
+    assert "Rejected requests (newest 50)" in page.text
+    assert "<code>POST /webhooks/generic</code>" in page.text
+    assert "malformed: malformed JSON: EOF while parsing an object" in page.text
