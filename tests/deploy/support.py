@@ -115,9 +115,11 @@ def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes], log: P
     raise AssertionError("serve did not answer /healthz within 30 s")
 
 
-def post_alert(client: httpx.Client, summary: str, service: str = "payments-db") -> int:
-    """A critical generic alert through the webhook; the incident it opened or joined."""
-    body = {"summary": summary, "severity": "critical", "labels": {"service": service}}
+def post_alert(client: httpx.Client, summary: str, **labels: str) -> int:
+    """A critical generic alert (for payments-db unless `labels` say otherwise) through the
+    webhook; the incident it opened or joined."""
+    labels = {"service": "payments-db", **labels}
+    body = {"summary": summary, "severity": "critical", "labels": labels}
     headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
     answer = client.post("/webhooks/generic", json=body, headers=headers)
     assert answer.status_code == 202, answer.text
