@@ -69,6 +69,9 @@ class EscalationEngine:
         """Start the one-second ticker."""
         self._started_at = self._clock.now()
         self._stopping = False
+        # APScheduler's AsyncIOScheduler calls _on_timer on this event loop every interval:
+        # max_instances=1 skips a beat while a cycle still runs, coalesce=True turns beats
+        # missed under load into one. It keeps no job store: every due page is in the database.
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
             self._on_timer, "interval", seconds=self._interval_s, max_instances=1, coalesce=True

@@ -1,5 +1,6 @@
 """Schema migrations through Alembic, callable from the CLI and tests."""
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
@@ -10,20 +11,32 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def _project_root() -> Path:
-    # A source checkout (editable install) has migrations/ beside app/; an installed package
-    # (the Docker image) runs from the directory that holds them.
-    beside_package = Path(__file__).resolve().parents[2]
-    if (beside_package / "migrations").is_dir():
-        return beside_package
-    return Path.cwd()
+def migrations_dir() -> Path:
+    """The Alembic script folder, found through the installed package, never the cwd.
+
+    setup.py ships the top-level migrations/ as `app.migrations`: a wheel has it beside the
+    other modules, an editable install maps the name to the source folder.
+    """
+    try:
+        found = files("app.migrations")
+    except ModuleNotFoundError:
+        # A checkout run without installing (PYTHONPATH=.): the folder beside app/.
+        return Path(__file__).resolve().parents[2] / "migrations"
+    if not isinstance(found, Path):
+        # Alembic reads a real folder; a zipped install has none.
+        raise RuntimeError(f"the migrations are not in a folder on disk: {found}")
+    return found
 
 
 def alembic_config(database_url: str) -> Config:
-    """An Alembic config pointing at our migrations and the given database."""
-    root = _project_root()
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "migrations"))
+    """An Alembic config pointing at our migrations and the given database.
+
+    Built in code rather than from alembic.ini, which an installed package does not have;
+    the top-level alembic.ini is for developers running `alembic` in a checkout.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     return config
 

@@ -8,8 +8,9 @@ import pytest
 from app.ingest.base import ParsedAlert, SchemaError, load_json
 from app.routing.commands import check_command, coverage_command, route_command
 from tests.routing.support import alert, utc, write_rules
+from tests.support.server import EXAMPLE_RULES
 
-EXAMPLE = Path(__file__).parents[2] / "routing_rules"
+EXAMPLE = EXAMPLE_RULES
 
 
 def parse(body: bytes) -> list[ParsedAlert]:

@@ -1,14 +1,17 @@
 """Loader: every error reported as file:line, all at once; warnings; defaults."""
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from app.routing.decision import route
 from app.routing.issues import RulesError
 from app.routing.loader import load_rules
 from app.routing.schema import NotifyMode, Step
-from tests.routing.support import CASES, SYSTEMS, TEAM, write_rules
+from tests.routing.support import CASES, SYSTEMS, TEAM, alert, utc, write_rules
+from tests.support.server import EXAMPLE_RULES
 
 
 def errors(directory: Path) -> list[str]:
@@ -311,9 +314,53 @@ def test_warnings(tmp_path: Path) -> None:
     ]
 
 
-def test_shipped_example_loads() -> None:
-    """routing_rules/ passes check, with its one documented bus-factor warning."""
-    rules = load_rules(Path(__file__).parents[2] / "routing_rules")
+SHIPPED_RULES = Path(__file__).parents[2] / "routing_rules"
+NEW_ENGINEER = """
+  zoe:
+    name: Zoe Holm
+    phone: "+46709998877"
+    timezone: Europe/Stockholm
+    hours: "Mon-Fri 08:00-17:00"
+    skills: {postgres: 5, payments: 5, redis: 4}
+"""
+
+
+def check_shipped_example(directory: Path) -> None:
+    """What routing_rules/README.md promises of its example, whatever people and systems it has.
+
+    It loads without errors and routes the README's worked example (a critical PostgresDown for
+    acme at Tue 2026-12-22 01:14 UTC) to payments-db: bo, its named expert, first; anna (the
+    lead, away) only at the lead step. Exact counts live in tests/fixtures/rules_example.
+    """
+    rules = load_rules(directory)
+    assert rules.lead == "anna"
+    labels = {"alertname": "PostgresDown", "customer": "acme"}
+    decision = route(rules, alert(labels), utc("2026-12-22 01:14"))
+    assert (decision.system, decision.action.value) == ("payments-db", "page")
+    assert decision.steps[0].engineers == ("bo",)
+    assert decision.steps[-1].engineers == ("anna",)
+    assert decision.ack_timeout_s == 120
+
+
+def test_shipped_example_routes_its_documented_example() -> None:
+    """The routing_rules/ in the repository keeps the README's promises."""
+    check_shipped_example(SHIPPED_RULES)
+
+
+def test_shipped_example_survives_a_lead_adding_an_engineer(tmp_path: Path) -> None:
+    """A team lead adds an engineer to routing_rules/: no test of the example breaks."""
+    copy = shutil.copytree(SHIPPED_RULES, tmp_path / "routing_rules")
+    team = (copy / "team.yaml").read_text()
+    (copy / "team.yaml").write_text(
+        team.replace("\nengineers:\n", "\nengineers:\n" + NEW_ENGINEER, 1)
+    )
+    assert "zoe" in load_rules(copy).engineers
+    check_shipped_example(copy)
+
+
+def test_example_fixture_loads() -> None:
+    """The frozen copy tests rely on: its exact people, systems and one bus-factor warning."""
+    rules = load_rules(EXAMPLE_RULES)
     assert len(rules.engineers) == 7
     assert len(rules.systems) == 10
     assert [w.message for w in rules.warnings] == ["only gus has redis at level ≥ 3 (bus factor 1)"]

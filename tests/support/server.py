@@ -23,6 +23,9 @@ import httpx
 from tests.support.requirements import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A frozen copy of the shipped routing_rules/: tests that need its exact people and systems use
+# it, so a team lead's edit to the shipped example breaks no test.
+EXAMPLE_RULES = REPO_ROOT / "tests" / "fixtures" / "rules_example"
 LOOPBACK = "127.0.0.1"
 WEBHOOK_TOKEN = "e2e-webhook-token"
 _LOG_TAIL_BYTES = 4000
@@ -198,7 +201,7 @@ class ServerProcess:
                 "SKILLPAGER_WEBHOOK_TOKEN": self.webhook_token,
                 "SKILLPAGER_PORT": str(self.port),
                 "SKILLPAGER_PUBLIC_URL": self.base_url,
-                "SKILLPAGER_RULES_DIR": str(REPO_ROOT / "routing_rules"),
+                "SKILLPAGER_RULES_DIR": str(EXAMPLE_RULES),
                 "SKILLPAGER_LOG_FORMAT": "text",
             }
         )

@@ -7,12 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tests.support.requirements import unavailable
+from tests.support.server import EXAMPLE_RULES
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,7 +27,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+# `make screenshots` points this at docs/screenshots; a test run never writes into the tree.
+SCREENSHOTS_ENV = "SKILLPAGER_SCREENSHOTS_DIR"
 
 
 @contextmanager
@@ -49,7 +53,7 @@ def cli(database_url: str, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLPAGER_")}
     env |= {
         "SKILLPAGER_DATABASE_URL": database_url,
-        "SKILLPAGER_RULES_DIR": str(REPO_ROOT / "routing_rules"),
+        "SKILLPAGER_RULES_DIR": str(EXAMPLE_RULES),
     }
     done = subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
@@ -63,7 +67,15 @@ def cli(database_url: str, *args: str) -> str:
     return done.stdout
 
 
+@cache
+def screenshots_dir() -> Path:
+    """Where screenshots go: $SKILLPAGER_SCREENSHOTS_DIR, else one temporary folder a run."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    return Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="skillpager-screenshots-"))
+
+
 def screenshot(page: Any, name: str) -> None:
-    """Save a full-page PNG for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Save a full-page PNG (the README's ones under `make screenshots`)."""
+    folder = screenshots_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

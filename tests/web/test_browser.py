@@ -1,10 +1,11 @@
 """The dashboard in real headless Chromium against the real service in a subprocess.
 
 Signs in, watches an incident appear without a reload, acks it, sees the timeline update,
-creates a silence, and checks a customer link sees only its own customer; saves the README's
-screenshots on the way.
+creates a silence, and checks a customer link sees only its own customer; saves screenshots on
+the way (to a temporary folder; `make screenshots` sends them to docs/screenshots for the README).
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.server import ServerProcess
-from tests.web.browser import chromium, cli, screenshot
+from tests.web.browser import REPO_ROOT, SCREENSHOTS_ENV, chromium, cli, screenshot, screenshots_dir
 
 pytestmark = pytest.mark.slow
 _WAIT_MS = 15_000
@@ -136,3 +137,28 @@ def test_dashboard_in_a_real_browser(tmp_path: Path) -> None:
         other = next(item["id"] for item in others if item["customer"] == "globex")
         context.close()
         _customer_tour(browser, server, incident, other)
+    _screenshots_outside_the_tree()
+
+
+# `make screenshots` must retake every picture the README shows.
+README_SCREENSHOTS = {path.stem for path in (REPO_ROOT / "docs" / "screenshots").glob("*.png")}
+
+
+def _screenshots_outside_the_tree() -> None:
+    """Every README screenshot was taken, into the tree only when `make screenshots` asks."""
+    assert {path.stem for path in screenshots_dir().glob("*.png")} >= README_SCREENSHOTS
+    if not os.environ.get(SCREENSHOTS_ENV):
+        assert not screenshots_dir().resolve().is_relative_to(REPO_ROOT)
+
+
+def test_screenshots_go_to_a_temporary_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `make screenshots`, a test run leaves docs/screenshots alone."""
+    monkeypatch.delenv(SCREENSHOTS_ENV, raising=False)
+    screenshots_dir.cache_clear()
+    try:
+        folder = screenshots_dir()
+        assert folder.is_dir()
+        assert not folder.resolve().is_relative_to(REPO_ROOT)
+        folder.rmdir()
+    finally:
+        screenshots_dir.cache_clear()

@@ -6,7 +6,7 @@ from app.clock import SystemClock
 from app.routing.holder import RulesHolder
 from app.web.stats import page_split, percentile
 from tests.support.app import BASIC_RULES
-from tests.support.server import REPO_ROOT
+from tests.support.server import EXAMPLE_RULES
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -19,7 +19,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_pages_split_into_working_off_hours_and_night() -> None:
-    rules = RulesHolder(REPO_ROOT / "routing_rules", clock=SystemClock()).rules
+    rules = RulesHolder(EXAMPLE_RULES, clock=SystemClock()).rules
     # bo: Europe/Stockholm, Mon-Fri 07:00-16:00. 2026-11-25 is a Wednesday (UTC+1).
     pages = [
         ("bo", datetime(2026, 11, 25, 9, 0, tzinfo=UTC)),  # 10:00 local: working

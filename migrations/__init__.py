@@ -1,0 +1,1 @@
+"""Alembic migrations. The wheel ships this folder as the package `app.migrations`."""

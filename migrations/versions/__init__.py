@@ -1,0 +1,1 @@
+"""Alembic revisions (Alembic skips this file: it is not a revision)."""

@@ -1,0 +1,1 @@
+"""The install and deployment files: wheel, lock, systemd unit, compose, Caddy, Litestream."""
