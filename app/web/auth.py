@@ -136,10 +136,3 @@ class TokenCache:
         if principal.kind == TokenKind.WEBHOOK:
             raise Forbidden("webhook tokens cannot read the API")
         return principal
-
-    async def principal_of_hash(self, digest: str) -> Principal | None:
-        """The principal of a stored token hash (a dashboard session's), None once revoked."""
-        if time.monotonic() - self._loaded_at > _REFRESH_S:
-            await self._refresh()
-        found = self._table.get(digest)
-        return None if found is None or self._removed(found) else found
