@@ -32,9 +32,11 @@ _DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 _COMMON = (
     (b"x-frame-options", b"DENY"),  # for browsers that predate frame-ancestors
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
 )
 _OURS = {b"content-security-policy"} | {name for name, _ in _COMMON}
+# The default; a page that sets its own keeps it (the token-link page says no-referrer: its
+# address holds a token).
+_REFERRER = (b"referrer-policy", b"same-origin")
 
 
 def security_headers(path: str) -> list[tuple[bytes, bytes]]:
@@ -44,12 +46,15 @@ def security_headers(path: str) -> list[tuple[bytes, bytes]]:
 
 
 def secured(send: Send, path: str) -> Send:
-    """`send` with the security headers set on the response start (replacing any given)."""
+    """`send` with the security headers set on the response start (replacing any given; a page's
+    own Referrer-Policy stays)."""
     ours = security_headers(path)
 
     async def send_secured(message: Message) -> None:
         if message["type"] == "http.response.start":
             given = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _OURS]
+            if not any(k.lower() == _REFERRER[0] for k, _ in given):
+                given.append(_REFERRER)
             message = {**message, "headers": [*given, *ours]}
         await send(message)
 
