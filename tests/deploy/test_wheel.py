@@ -1,10 +1,13 @@
 """The wheel works anywhere: installed outside the checkout, run from an empty folder."""
 
+import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
-from tests.deploy.support import post_alert, run, service_env, serving
+from app.store.migrate import alembic_config
+from tests.deploy.support import REPO_ROOT, post_alert, run, service_env, serving
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -39,3 +42,12 @@ def test_wheel_carries_the_migrations(installed_bin: Path) -> None:
         "0001_initial_schema.py",
         "0002_alert_text_search.py",
     ]
+
+
+def test_checkout_alembic_ini_finds_the_same_migrations(tmp_path: Path) -> None:
+    """Developers' `alembic` in the checkout (top-level alembic.ini) sees the packaged head."""
+    alembic = Path(sys.executable).parent / "alembic"
+    env = {"SKILLPAGER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'dev.db'}"}
+    heads = run([str(alembic), "-c", str(REPO_ROOT / "alembic.ini"), "heads"], env, tmp_path)
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert heads.split() == [str(head), "(head)"]
