@@ -6,12 +6,13 @@ each (and a JSON summary at the end):
 
 - **body-size**: a chunked POST of `--body-mib` MiB (default 200) to `/signin`, to
   `/api/silences` without a token and to `/webhooks/generic`: the status, the seconds until the
-  answer, how much of the body the client got to send, and the server's RSS growth.
+  answer, how much the client wrote (httpx writes it all before reading the answer; the server
+  drops what it will not read), and the server's RSS growth.
 - **raw-amplification**: one incident of `--alerts` alerts (20,000) of which 50 are re-sent
   `--renotify` times (200), then the incident page, its live fragment and one raw payload as a
   signed-in engineer: bytes, seconds and RSS growth per view.
 - **slow-provider**: a fake Twilio that takes each SMS but never answers; `--pages` critical
-  incidents (4) page bo by SMS: SMS received by the provider per page row (must be 1).
+  incidents (4) page by SMS: SMS received by the provider per page row (must be 1).
 - **poison-batch**: `--good` good alerts (1,000) interleaved with poison ones (NUL and lone
   surrogates) from 32 concurrent senders: the share of good requests answered 202 and stored.
 
@@ -43,7 +44,6 @@ from tests.support.server import ServerProcess  # noqa: E402
 MIB = 1024 * 1024
 PAGE_LIMIT_BYTES = 1_000_000
 TWILIO_FROM = "+46700000000"
-BO_PHONE = "+46702223344"
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
@@ -110,7 +110,7 @@ async def probe_body_size(server: ServerProcess, report: Report, body_mib: int) 
                 rss_growth_mib=f"{growth:.1f}",
             )
             report.check(status != 500, f"{path}: a {body_mib} MiB body is a 500")
-            report.check(sent[0] < body_mib * MIB, f"{path}: the server read the whole body")
+            report.check(seconds < 5, f"{path}: {seconds:.1f} s to answer")
             report.check(growth < 50, f"{path}: RSS grew {growth:.0f} MiB")
 
 
@@ -139,13 +139,19 @@ def _am_body(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _post_storm(client: httpx.AsyncClient, server: ServerProcess, alerts: int) -> None:
+async def _post_storm(client: httpx.AsyncClient, server: ServerProcess, alerts: int) -> int:
+    """Posts the storm; returns the id of its incident (every alert joins the first's)."""
+    incidents: set[int] = set()
     for start in range(0, alerts, 500):
         batch = [_am_alert(f"storm-{n}", n) for n in range(start, min(alerts, start + 500))]
         response = await client.post(
             "/webhooks/alertmanager", json=_am_body(batch), headers=server.webhook_headers()
         )
         response.raise_for_status()
+        incidents.update(response.json()["incidents"])
+    if len(incidents) != 1:
+        raise RuntimeError(f"the storm opened {len(incidents)} incidents")
+    return incidents.pop()
 
 
 async def _renotify(client: httpx.AsyncClient, server: ServerProcess, times: int) -> None:
@@ -167,24 +173,13 @@ async def _sign_in(client: httpx.AsyncClient, token: str) -> None:
         raise RuntimeError(f"sign-in failed: {answer.status_code}")
 
 
-async def _storm_incident(client: httpx.AsyncClient, token: str) -> int:
-    listed = await client.get("/api/incidents", headers={"Authorization": f"Bearer {token}"})
-    listed.raise_for_status()
-    for incident in listed.json()["items"]:
-        if incident["summary"].startswith("storm member") or "HostileStorm" in json.dumps(
-            incident
-        ):
-            return int(incident["id"])
-    raise RuntimeError("no storm incident")
-
-
 async def probe_raw_amplification(
     server: ServerProcess, report: Report, alerts: int, renotify: int
 ) -> None:
     token = server.create_token(engineer="anna")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
         started = time.monotonic()
-        await _post_storm(client, server, alerts)
+        incident_id = await _post_storm(client, server, alerts)
         await _renotify(client, server, renotify)
         report.line(
             "raw-amplification",
@@ -192,7 +187,6 @@ async def probe_raw_amplification(
             renotified=f"50x{renotify}",
             posting_s=f"{time.monotonic() - started:.1f}",
         )
-        incident_id = await _storm_incident(client, token)
         await _sign_in(client, token)
         views = [
             ("page", f"/incidents/{incident_id}"),
@@ -221,10 +215,12 @@ async def probe_raw_amplification(
 # --- slow provider ---------------------------------------------------------------------------
 
 
-def _page_rows(server: ServerProcess) -> list[tuple[int, str, str | None]]:
+def _page_rows(server: ServerProcess, incidents: set[int]) -> list[tuple[int, str, str | None]]:
     with sqlite3.connect(f"file:{server.database_path}?mode=ro", uri=True, timeout=10) as conn:
         rows = conn.execute(
-            "SELECT id, status, provider_id FROM pages WHERE channel = 'sms' AND engineer = 'bo'"
+            "SELECT id, status, provider_id FROM pages WHERE channel = 'sms'"
+            " AND incident_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(incidents)),),
         ).fetchall()
     return [(int(r[0]), str(r[1]), r[2]) for r in rows]
 
@@ -233,6 +229,7 @@ async def probe_slow_provider(
     server: ServerProcess, fake: TwilioFake, report: Report, pages: int, timeout_s: float
 ) -> None:
     fake.accept_slowly(None)  # every SMS is stored at once and never answered
+    incidents: set[int] = set()
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
         for n in range(pages):
             alert = {
@@ -251,23 +248,26 @@ async def probe_slow_provider(
                 "/webhooks/alertmanager", json=body, headers=server.webhook_headers()
             )
             response.raise_for_status()
+            incidents.update(response.json()["incidents"])
     deadline = time.monotonic() + timeout_s * 4 + 20
-    rows = _page_rows(server)
+    rows = _page_rows(server, incidents)
     while time.monotonic() < deadline:
-        rows = _page_rows(server)
+        rows = _page_rows(server, incidents)
         if len(rows) >= pages and all(status == "sent" for _, status, _ in rows):
             break
         await asyncio.sleep(0.5)
-    to_bo = [message for message in fake.messages if message.to == BO_PHONE]
+    messages = [m for m in fake.messages if "slow provider probe" in m.body]
     sent = sum(1 for _, status, _ in rows if status == "sent")
     report.line(
         "slow-provider",
         page_rows=len(rows),
         rows_sent=sent,
-        sms_at_provider=len(to_bo),
+        sms_at_provider=len(messages),
         posts_to_provider=sum(1 for r in fake.requests if r.method == "POST"),
     )
-    report.check(len(to_bo) == len(rows), f"{len(to_bo)} SMS at the provider for {len(rows)} pages")
+    report.check(
+        len(messages) == len(rows), f"{len(messages)} SMS at the provider for {len(rows)} pages"
+    )
     report.check(sent == len(rows), "a page the provider holds was not recorded sent")
     fake.clear_faults()
 
@@ -347,10 +347,10 @@ async def _run(args: argparse.Namespace, directory: Path, report: Report) -> Non
             "SKILLPAGER_INGEST_RATE_PER_TOKEN": "1000000",
         }
         with ServerProcess(directory, env=env, database_url=args.postgres) as server:
-            await probe_body_size(server, report, args.body_mib)
-            await probe_poison_batch(server, report, args.good)
             if args.postgres is None:  # the probe reads the SQLite file
                 await probe_slow_provider(server, fake, report, args.pages, timeout_s)
+            await probe_body_size(server, report, args.body_mib)
+            await probe_poison_batch(server, report, args.good)
             await probe_raw_amplification(server, report, args.alerts, args.renotify)
             report.line("server", peak_rss_mib=f"{rss_mib(server.pid, 'VmHWM'):.0f}")
 
