@@ -135,7 +135,7 @@ class Sender:
             return result
         row = job.row
         if getattr(self._channels.get(row.channel), "find_sent", None) is None:
-            return result  # no way to look (voice): a retry is all there is
+            return result  # a channel with no lookup (the log): a retry is all there is
         text = provider_text(job.page)
         found = await self._look_up(row.id, row.channel, row.address, since, text)
         if isinstance(found, _Unsettled):

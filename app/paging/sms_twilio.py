@@ -190,7 +190,9 @@ class TwilioSms:
             )
         except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
             raise _map_error(exc) from exc
-        for message in messages:
+        # Twilio lists newest first; ours is the earliest match after `since` (a later match
+        # is a later page's identical SMS, maybe still in flight and not yet in `exclude`).
+        for message in reversed(messages):
             # Trial accounts prefix the body ("Sent from your Twilio trial account - ").
             # `exclude`: SIDs another page already owns (a later page with the same text).
             body = message.body if isinstance(message.body, str) else ""

@@ -112,7 +112,7 @@ class TwilioVoice:
             calls = await self._client.calls.list_async(to=to, page_size=50, limit=50)
         except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
             raise _map_call_error(exc) from exc
-        for call in calls:
+        for call in reversed(calls):  # oldest first: a later call may be a later page's
             created = call.date_created
             sid = str(call.sid)
             if sid not in exclude and isinstance(created, datetime) and created >= since:
