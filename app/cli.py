@@ -226,11 +226,11 @@ def _log_tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Check everything that can fail at start, then bind the port, then run.
+    """Bind the port, check the rest of what can fail at start, then run.
 
-    Nothing runs before this all passed: the engine (which sends due pages), the writer and
-    the schedulers start in the app's lifespan, which uvicorn enters only after we hold the
-    socket. A failed start therefore pages nobody and says why in one line.
+    Nothing runs before all of it passed: the engine (which sends due pages), the writer and
+    the schedulers start in the app's lifespan, which uvicorn enters on the socket we already
+    hold. A failed start therefore pages nobody and says why on stderr.
     """
     configure_logging(settings.log_format)
     host, port = args.host or settings.host, args.port or settings.port

@@ -263,9 +263,9 @@ def _refused_data(exc: Exception) -> str | None:
     """Why the database refused one request's data, or None if the failure is not about it."""
     orig = getattr(exc, "orig", None) or exc
     state = getattr(orig, "sqlstate", None)
-    if isinstance(exc, DataError) or (isinstance(state, str) and state[:2] in _ROW_STATES):
-        pass
-    elif not isinstance(orig, ValueError | TypeError):  # a value the driver cannot encode
+    row_state = isinstance(state, str) and state[:2] in _ROW_STATES
+    # UnicodeError: a value the driver cannot encode (what clean.py keeps from getting here).
+    if not (isinstance(exc, DataError) or row_state or isinstance(orig, UnicodeError)):
         return None
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     if text.startswith("<class"):  # asyncpg via SQLAlchemy: "<class '…Error'>: message"

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
+from app.heartbeats.providers import note_provider_error
 from app.paging.base import Channel, ChannelError, Delivery, PageKind
 from app.paging.claims import SendJob, carrier, claim_due, provider_text, update_pages
 from app.paging.outcomes import record_error, record_sent, will_retry
@@ -40,10 +41,16 @@ _LOOKUP_SLACK = timedelta(seconds=5)
 
 
 class _Unsettled:
-    """A send whose outcome is open and the provider could not be asked: leave it `sending`."""
+    """A send whose outcome is open and the provider could not be asked: leave it `sending`.
+
+    `error` is the send's own failure, still counted against the provider's health.
+    """
+
+    def __init__(self, error: ChannelError | None = None) -> None:
+        self.error = error
 
     def __repr__(self) -> str:
-        return "UNSETTLED"
+        return f"UNSETTLED({self.error!r})"
 
 
 UNSETTLED = _Unsettled()
@@ -135,11 +142,11 @@ class Sender:
             return result
         row = job.row
         if getattr(self._channels.get(row.channel), "find_sent", None) is None:
-            return result  # no way to look (voice): a retry is all there is
+            return result  # a channel with no lookup (the log): a retry is all there is
         text = provider_text(job.page)
         found = await self._look_up(row.id, row.channel, row.address, since, text)
         if isinstance(found, _Unsettled):
-            return found
+            return _Unsettled(result)
         if found is None:
             log.info("page %s: %s, and the provider has no record; retrying", row.id, result.code)
             return result
@@ -201,7 +208,12 @@ def _record(
     for job, result in zip(jobs, results, strict=True):
         row = fresh[job.row.id]
         if isinstance(result, _Unsettled):
-            # It and its bundled pages stay as claimed; `recover` settles them later.
+            # It and its bundled pages stay as claimed; `recover` settles them later. The
+            # failure still counts as the provider's (a 5xx for minutes raises an incident).
+            if result.error is not None:
+                note_provider_error(
+                    conn, channel=row.channel, page_id=row.id, error=result.error, now=now
+                )
             continue
         if isinstance(result, Delivery):
             record_sent(conn, row.id, result.provider_id, now)

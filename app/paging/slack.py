@@ -118,17 +118,20 @@ class SlackChannel:
             channel = str(conversation.get("id")) if isinstance(conversation, dict) else channel
         wanted = {text, slack_escape(text)}
         params = {"channel": channel, "oldest": f"{since.timestamp():.6f}", "limit": "200"}
+        # History comes newest first; ours is the earliest match (the last one seen): a later
+        # match is a later page's identical message, maybe not yet in `exclude`.
+        earliest = None
         for _ in range(_HISTORY_PAGES):
             answer = await self._call("conversations.history", data=params)
             for message in _messages(answer):
                 found = f"{channel}:{message.get('ts')}"
                 if message.get("text") in wanted and found not in exclude:
-                    return found
+                    earliest = found
             cursor = _next_cursor(answer)
             if not cursor:
-                return None
+                break
             params["cursor"] = cursor
-        return None
+        return earliest
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

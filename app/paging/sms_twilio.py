@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -188,9 +188,11 @@ class TwilioSms:
                 page_size=100,
                 limit=1000,
             )
-        except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
-            raise _map_error(exc) from exc
-        for message in messages:
+        except (TwilioException, httpx.HTTPError) as exc:
+            raise _lookup_error(exc) from exc
+        # Twilio lists newest first; ours is the earliest match after `since` (a later match
+        # is a later page's identical SMS, maybe still in flight and not yet in `exclude`).
+        for message in reversed(messages):
             # Trial accounts prefix the body ("Sent from your Twilio trial account - ").
             # `exclude`: SIDs another page already owns (a later page with the same text).
             body = message.body if isinstance(message.body, str) else ""
@@ -209,6 +211,14 @@ class TwilioSms:
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._transport.aclose()
+
+
+def _lookup_error(exc: Exception) -> ChannelError:
+    """A failed list call: mapped like a send failure, or (the SDK's page reader raises bare
+    TwilioException for a 5xx) a retryable lookup failure."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException | httpx.HTTPError):
+        return _map_error(exc)
+    return ChannelError(f"Twilio lookup failed: {exc}"[:300], code="lookup", retryable=True)
 
 
 def _map_error(exc: Exception) -> ChannelError:

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 import httpx
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from app.paging.base import (
@@ -24,7 +24,7 @@ from app.paging.base import (
 )
 
 # Reuse the SMS channel's SDK transport and error mapping rather than a second copy.
-from app.paging.sms_twilio import _guard_httpx_log, _HttpxTwilioClient, _map_error
+from app.paging.sms_twilio import _guard_httpx_log, _HttpxTwilioClient, _lookup_error, _map_error
 from app.paging.voice import page_call_twiml, say_and_hang_up, spoken_summary
 
 _log = logging.getLogger(__name__)
@@ -110,9 +110,9 @@ class TwilioVoice:
         """
         try:
             calls = await self._client.calls.list_async(to=to, page_size=50, limit=50)
-        except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
-            raise _map_call_error(exc) from exc
-        for call in calls:
+        except (TwilioException, httpx.HTTPError) as exc:
+            raise _lookup_error(exc) from exc
+        for call in reversed(calls):  # oldest first: a later call may be a later page's
             created = call.date_created
             sid = str(call.sid)
             if sid not in exclude and isinstance(created, datetime) and created >= since:

@@ -200,6 +200,16 @@ async def test_find_sent_by_member_id_opens_the_dm_and_matches_text(
     assert slack_fallback(page) == "[CRIT #42] acme &amp; co &lt;db&gt;"
 
 
+async def test_find_sent_takes_the_earliest_of_identical_messages(slack: SlackChannel) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    page = make_page(to=ANNA)
+    first = await slack.send(page)
+    later = await slack.send(page)
+    text = slack_fallback(page)
+    assert await slack.find_sent(ANNA, since, text) == first.provider_id
+    assert await slack.find_sent(ANNA, since, text, {first.provider_id}) == later.provider_id
+
+
 async def test_find_sent_returns_none_for_other_text_or_older_window(
     slack: SlackChannel,
 ) -> None:

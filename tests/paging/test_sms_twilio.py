@@ -223,6 +223,16 @@ async def test_find_sent_finds_the_message_by_number_and_body(
     assert listing.query["DateSent>"] == since.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+async def test_find_sent_takes_the_earliest_of_identical_messages(sms: TwilioSms) -> None:
+    # A page re-sent with the same text (a later round) must not lend its SID to the first.
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    first = await sms.send(make_page())
+    later = await sms.send(make_page())
+    assert await sms.find_sent(ANNA_PHONE, since, make_page().text) == first.provider_id
+    owned = {first.provider_id}
+    assert await sms.find_sent(ANNA_PHONE, since, make_page().text, owned) == later.provider_id
+
+
 async def test_find_sent_returns_none_when_nothing_matches(
     sms: TwilioSms, twilio_fake: TwilioFake
 ) -> None:
