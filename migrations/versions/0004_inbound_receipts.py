@@ -1,7 +1,7 @@
 """inbound receipts: provider callbacks already acted on, so a replay changes nothing
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03 15:00:00
 """
 

@@ -5,7 +5,7 @@ came from (if any), when it was made, last seen and expires, a user agent summar
 was revoked. Cookies of the older format carry no id and read as signed out.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-12-03 14:30:00
 """
 

@@ -1,7 +1,7 @@
 """readiness probe: the heartbeat row `/readyz` rewrites to prove the store takes writes
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Create Date: 2026-12-03 14:30:00
 """
 

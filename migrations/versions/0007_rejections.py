@@ -1,7 +1,7 @@
 """rejections: the newest refused requests, for `log-tail --rejected` and the Rules page
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0006
 Create Date: 2026-12-03 14:30:00
 """
 
