@@ -17,7 +17,7 @@ from app.clock import SystemClock, as_utc
 from app.config import Settings
 from app.escalation.grouping import IncidentDesk
 from app.escalation.outbox import channels_for, contact_check_rows
-from app.ingest.base import ParseError, SchemaError
+from app.ingest.base import ParsedAlert, ParseError, SchemaError
 from app.ingest.registry import parser_for
 from app.ingest.writer import Submission, Writer
 from app.metrics import Metrics
@@ -77,14 +77,8 @@ async def replay_dry_run(settings: Settings, event_id: int) -> int:
         f"raw event {event_id}: {raw.source}, {len(raw.body)} bytes, received "
         f"{received.isoformat()} (dry run: nothing is stored or paged; --apply does)"
     )
-    parse = parser_for(raw.source)
-    if parse is None:
-        print(f"raw event {event_id} is from an unknown source {raw.source!r}", file=sys.stderr)
-        return 1
-    try:
-        alerts = parse(raw.body)
-    except (ParseError, SchemaError) as exc:
-        print(f"today's {raw.source} parser rejects it: {exc}", file=sys.stderr)
+    alerts = _parse_stored(raw, event_id)
+    if alerts is None:
         return 1
     rules = load_rules(settings.rules_dir)
     today: dict[str, _Outcome] = {}
@@ -145,14 +139,8 @@ async def replay(settings: Settings, event_id: int) -> int:
         if raw is None:
             print(f"no raw event {event_id}", file=sys.stderr)
             return 1
-        parse = parser_for(raw.source)
-        if parse is None:
-            print(f"raw event {event_id} is from an unknown source {raw.source!r}", file=sys.stderr)
-            return 1
-        try:
-            alerts = parse(raw.body)
-        except (ParseError, SchemaError) as exc:
-            print(f"today's {raw.source} parser still rejects it: {exc}", file=sys.stderr)
+        alerts = _parse_stored(raw, event_id)
+        if alerts is None:
             return 1
         holder = RulesHolder(settings.rules_dir, clock=clock)
         desk = IncidentDesk(holder, public_url=settings.public_url)
@@ -293,3 +281,16 @@ async def channel_health(settings: Settings) -> list[str]:
         if row.sms_opted_out:
             lines.append(f"{row.engineer}: sms off (replied STOP)")
     return lines
+
+
+def _parse_stored(raw: Any, event_id: int) -> list[ParsedAlert] | None:
+    """The alerts today's parser reads from a stored raw event, or None (said on stderr)."""
+    parse = parser_for(raw.source)
+    if parse is None:
+        print(f"raw event {event_id} is from an unknown source {raw.source!r}", file=sys.stderr)
+        return None
+    try:
+        return parse(raw.body)
+    except (ParseError, SchemaError) as exc:
+        print(f"today's {raw.source} parser rejects it: {exc}", file=sys.stderr)
+        return None
