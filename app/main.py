@@ -14,9 +14,9 @@ from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
-from app.escalation.grouping import IncidentDesk
 from app.heartbeats import router as heartbeat_router
 from app.heartbeats.watch import Watch
+from app.incidents.desk import IncidentDesk
 from app.ingest import router as ingest_router
 from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore

@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection
 
 from app.clock import SystemClock, as_utc
 from app.config import Settings
-from app.escalation.grouping import IncidentDesk
 from app.escalation.outbox import channels_for, contact_check_rows
+from app.incidents.desk import IncidentDesk
 from app.ingest.base import ParsedAlert, ParseError, SchemaError
 from app.ingest.registry import parser_for
 from app.ingest.writer import Submission, Writer

@@ -17,23 +17,12 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from app.clock import as_utc
+from app.incidents.model import IncidentFlags
 from app.store.tables import Incident, IncidentEvent, NoteVisibility
 from app.store.tokens import Principal, TokenKind
 
 # The timeline events a customer sees (without their notes); notes only when shared.
 CUSTOMER_EVENT_KINDS = ("opened", "reopened", "acknowledged", "resolved", "snoozed")
-# The incident flags a customer sees: why it is quiet and how big it is, never the ladder's state.
-CUSTOMER_FLAGS = (
-    "storm",
-    "storm_rate",
-    "suppressed",
-    "silenced_until",
-    "maintenance",
-    "flapping",
-    "events",
-    "keys",
-    "recent",
-)
 # Alert fields only the team sees (runbooks are internal documents).
 TEAM_ALERT_FIELDS = ("runbook_url",)
 
@@ -53,7 +42,7 @@ class IncidentView:
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     next_action_at: datetime | None
-    flags: dict[str, Any]
+    flags: IncidentFlags
     alert_count: int = 0
     resolved_at: datetime | None = None
     resolved_by: str | None = None
@@ -105,7 +94,8 @@ def visible_incidents(principal: Principal) -> Select[Incident]:
 
 def list_view(row: Any, principal: Principal) -> IncidentView:
     """A row of LIST_COLUMNS as `principal` may see it."""
-    return for_reader(IncidentView(*row), principal)
+    view = IncidentView(*row)  # LIST_COLUMNS end with the stored flags: typed here
+    return for_reader(replace(view, flags=IncidentFlags.from_json(row.flags)), principal)
 
 
 def incident_for(incident: Incident, principal: Principal) -> IncidentView:
@@ -122,7 +112,7 @@ def incident_for(incident: Incident, principal: Principal) -> IncidentView:
         acknowledged_at=incident.acknowledged_at,
         acknowledged_by=incident.acknowledged_by,
         next_action_at=incident.next_action_at,
-        flags=incident.flags,
+        flags=IncidentFlags.from_json(incident.flags),
         alert_count=incident.alert_count,
         resolved_at=incident.resolved_at,
         resolved_by=incident.resolved_by,
@@ -133,17 +123,16 @@ def incident_for(incident: Incident, principal: Principal) -> IncidentView:
 
 
 def for_reader(view: IncidentView, principal: Principal) -> IncidentView:
-    """`view` unchanged for the team; without people, decision and ladder flags otherwise."""
+    """`view` unchanged for the team; without people, decision and ladder marks otherwise."""
     if sees_everything(principal):
         return view
-    flags = view.flags or {}
     return replace(
         view,
         acknowledged_by=None,
         resolved_by=None,
         rules_version=None,
         decision=None,
-        flags={key: flags[key] for key in CUSTOMER_FLAGS if key in flags},
+        flags=view.flags.for_customer(),
     )
 
 

@@ -1,14 +1,19 @@
 """The long-lived parts one app instance shares, reachable from requests as app.state.services."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import Clock
 from app.config import Settings
 from app.escalation.engine import EscalationEngine
 from app.heartbeats.watch import Watch
+from app.incidents.actions import ActionContext, IncidentAction, Outcome, perform
+from app.incidents.transitions import Who
 from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
@@ -38,3 +43,8 @@ class Services:
     ingest_limits: IngestLimiter
     escalation: EscalationEngine
     heartbeats: Watch
+
+    def act(self, action: IncidentAction, who: Who) -> Callable[[Connection], Outcome]:
+        """The unit of work of one action on an incident, with the rules in force now."""
+        context = ActionContext(self.rules.holder.rules, self.clock.now(), self.settings.public_url)
+        return partial(perform, action=action, who=who, context=context)

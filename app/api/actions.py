@@ -1,6 +1,5 @@
 """`POST /api/incidents/{id}/ack|resolve|escalate|snooze|handover` with an engineer token."""
 
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -9,10 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import ServicesDep, services_of
 from app.api.rules import EngineerDep
 from app.bodies import json_body_openapi, read_optional_json
+from app.core.incident import ActionKind
 from app.errors import Conflict
-from app.escalation import service
-from app.escalation.service import Actor, Outcome
 from app.ids import IdPath
+from app.incidents.actions import IncidentAction
+from app.incidents.transitions import Who
 from app.services import Services
 from app.store.tokens import Principal
 
@@ -42,21 +42,12 @@ _BODY = json_body_openapi(ActionBody, required=False)
 
 
 async def _run(
-    services: Services, action: str, incident_id: int, who: Principal, body: ActionBody
+    services: Services, kind: ActionKind, incident_id: int, who: Principal, body: ActionBody
 ) -> dict[str, Any]:
-    work = partial(
-        service.perform,
-        action=action,
-        incident_id=incident_id,
-        actor=Actor(engineer=who.subject, channel="api"),
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-        public_url=services.settings.public_url,
-        note=body.note,
-        minutes=body.minutes,
-        to=body.to or "",
+    action = IncidentAction(
+        kind, incident_id, note=body.note, minutes=body.minutes, to=body.to or ""
     )
-    outcome: Outcome = await services.db.transaction(work)
+    outcome = await services.db.transaction(services.act(action, Who(who.subject, "api")))
     if outcome.refused:
         raise Conflict(outcome.refused, detail={"state": outcome.state})
     services.escalation.kick()
@@ -68,7 +59,7 @@ async def ack(
     incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Acknowledge: paging stops."""
-    return await _run(services, "ack", incident_id, who, body or ActionBody())
+    return await _run(services, ActionKind.ACK, incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/resolve", openapi_extra=_BODY)
@@ -76,7 +67,7 @@ async def resolve(
     incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Resolve by hand."""
-    return await _run(services, "resolve", incident_id, who, body or ActionBody())
+    return await _run(services, ActionKind.RESOLVE, incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/escalate", openapi_extra=_BODY)
@@ -84,7 +75,7 @@ async def escalate(
     incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Page the next step now."""
-    return await _run(services, "escalate", incident_id, who, body or ActionBody())
+    return await _run(services, ActionKind.ESCALATE, incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/snooze", openapi_extra=_BODY)
@@ -92,7 +83,7 @@ async def snooze(
     incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
 ) -> dict[str, Any]:
     """Quiet for `minutes` (default 30), then paged again."""
-    return await _run(services, "snooze", incident_id, who, body or ActionBody())
+    return await _run(services, ActionKind.SNOOZE, incident_id, who, body or ActionBody())
 
 
 @router.post("/{incident_id}/handover", openapi_extra=_BODY)
@@ -102,4 +93,4 @@ async def handover(
     """Hand over to another engineer (`to`), who is paged now."""
     if body is None or not body.to:
         raise Conflict("say who to hand over to", detail={"field": "to"})
-    return await _run(services, "handover", incident_id, who, body)
+    return await _run(services, ActionKind.HANDOVER, incident_id, who, body)

@@ -26,7 +26,7 @@ def visible_incidents(principal: Principal) -> Select[Incident]:
 
 def incident_json(view: IncidentView, principal: Principal) -> dict[str, Any]:
     """The API shape of an incident as projected for `principal` (app/projection.py)."""
-    flags = view.flags or {}
+    holds, storm = view.flags.holds, view.flags.storm
     body: dict[str, Any] = {
         "id": view.id,
         "state": view.state,
@@ -42,18 +42,18 @@ def incident_json(view: IncidentView, principal: Principal) -> dict[str, Any]:
         "resolved_at": iso(view.resolved_at),
         "resolved_by": view.resolved_by,
         "next_action_at": iso(view.next_action_at),
-        "exhausted": bool(flags.get("exhausted")),
-        "storm": bool(flags.get("storm")),
-        "suppressed": bool(flags.get("suppressed")),
-        # Why it is quiet, and what arrived (storm control): see app/escalation/storm.py.
-        "suppressed_by": flags.get("suppressed_by"),
-        "silenced_until": flags.get("silenced_until"),
-        "maintenance_until": flags.get("maintenance"),
-        "flapping": bool(flags.get("flapping")),
-        "storm_rate": flags.get("storm_rate"),
-        "events": flags.get("events", 0),
-        "distinct_keys": flags.get("keys", 0),
-        "recent_summaries": flags.get("recent", []),
+        "exhausted": view.flags.marks.exhausted,
+        "storm": storm.storm,
+        "suppressed": holds.suppressed,
+        # Why it is quiet, and what arrived (storm control): see app/incidents/model.py.
+        "suppressed_by": holds.suppressed_by,
+        "silenced_until": iso(holds.silenced_until),
+        "maintenance_until": iso(holds.maintenance_until),
+        "flapping": holds.flapping,
+        "storm_rate": storm.peak_rate or None,
+        "events": storm.events,
+        "distinct_keys": storm.keys,
+        "recent_summaries": list(storm.recent),
     }
     if projection.sees_everything(principal):
         body["decision"] = view.decision

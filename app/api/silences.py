@@ -22,8 +22,8 @@ from app.api.rules import EngineerDep
 from app.bodies import json_body_openapi, read_json
 from app.clock import as_utc
 from app.errors import NotFound
-from app.escalation.silences import Matcher, create_silence, expire_silence, release_silenced
 from app.ids import IdPath
+from app.incidents.silences import Matcher, create_silence, expire_silence, release_silenced
 from app.store.tables import Silence
 
 router = APIRouter(prefix="/api/silences", tags=["silences"])

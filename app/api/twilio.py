@@ -11,18 +11,18 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.bodies import read_body
+from app.core.incident import ActionKind
 from app.errors import Forbidden
-from app.escalation import service
 from app.escalation.replies import ReplyContext, engineer_by_phone, handle_sms
-from app.escalation.service import Actor
 from app.ids import strict_id
+from app.incidents.actions import IncidentAction
+from app.incidents.transitions import Who
 from app.paging.base import mask_phone
 from app.paging.outcomes import fail_page
 from app.paging.receipts import Answer, act_once
 from app.paging.replies import twiml_message
 from app.paging.signatures import twilio_url, verify_twilio
 from app.paging.voice import (
-    VoiceAction,
     confirmation_twiml,
     reprompt_twiml,
     say_and_hang_up,
@@ -180,29 +180,15 @@ router.add_api_route(
 
 
 def _voice_act(
-    conn: Connection, *, incident_id: int, page_id: int, action: VoiceAction, services: Services
+    conn: Connection, *, incident_id: int, page_id: int, action: ActionKind, services: Services
 ) -> str | None:
     page = conn.execute(
         select(_pages).where(_pages.c.id == page_id, _pages.c.incident_id == incident_id)
     ).first()
     if page is None:
         return "Sorry, this call does not match an incident."
-    actor = Actor(page.engineer, "voice")
-    now, rules = services.clock.now(), services.rules.holder.rules
-    if action is VoiceAction.ACK:
-        outcome = service.acknowledge(conn, incident_id, actor=actor, rules=rules, now=now)
-    elif action is VoiceAction.ESCALATE:
-        outcome = service.escalate(conn, incident_id, actor=actor, now=now)
-    else:
-        outcome = service.resolve(
-            conn,
-            incident_id,
-            actor=actor,
-            rules=rules,
-            now=now,
-            public_url=services.settings.public_url,
-        )
-    return outcome.refused
+    act = services.act(IncidentAction(action, incident_id), Who(page.engineer, "voice"))
+    return act(conn).refused
 
 
 def _twiml(text: str) -> Response:

@@ -104,6 +104,16 @@ class EscalationEngine:
             return
         self._spawn(self.cycle())
 
+    async def send_now(self, incidents: Collection[int]) -> None:
+        """Tick and send these incidents' due pages before returning: a Slack click's message
+        is restated before Slack gets its answer."""
+        if self._stopping:
+            return
+        work = partial(self._tick_and_claim, incidents=sorted(incidents), now=self._clock.now())
+        jobs = await self._db.transaction(work)
+        if jobs:
+            await self._spawn(self._deliver(jobs))
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         # Kept until done, so settle() (and stop()) can wait for it.
         task = asyncio.create_task(work)

@@ -6,15 +6,15 @@ returns the text to answer with (None = answer nothing).
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from app.escalation import service
-from app.escalation.mute import mute
+from app.core.incident import ActionKind
 from app.escalation.outbox import direct_row
-from app.escalation.service import Actor, Outcome
+from app.incidents import store
+from app.incidents.actions import ActionContext, IncidentAction, perform
+from app.incidents.transitions import Who
 from app.paging.base import PageKind
 from app.paging.replies import (
     Command,
@@ -27,13 +27,20 @@ from app.paging.replies import (
     should_answer_unparseable,
 )
 from app.routing.rules import Rules
+from app.store import engineer_states
 from app.store.tables import Base
 from app.store.upsert import insert_ignore
 
 _pages = Base.metadata.tables["pages"]
-_incidents = Base.metadata.tables["incidents"]
-_states = Base.metadata.tables["engineer_states"]
-_OPEN = ("triggered", "acknowledged", "snoozed")
+# The SMS grammar's incident commands, as the actions they ask for.
+_ACTIONS = {
+    Command.ACK: ActionKind.ACK,
+    Command.RESOLVE: ActionKind.RESOLVE,
+    Command.ESCALATE: ActionKind.ESCALATE,
+    Command.FORWARD: ActionKind.HANDOVER,
+    Command.SNOOZE: ActionKind.SNOOZE,
+    Command.MUTE: ActionKind.MUTE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +67,9 @@ def handle_sms(
     try:
         reply = parse_reply(body, hint_id=_latest_incident(conn, engineer) or 42)
     except ReplyError as exc:
-        count = _count_bad_reply(conn, engineer, context.now)
+        count = engineer_states.count_bad_reply(conn, engineer, context.now)
         return exc.message if should_answer_unparseable(count) else None
-    _set_state(conn, engineer, context.now, bad_replies=0)
+    engineer_states.set_state(conn, engineer, context.now, bad_replies=0)
     if reply.command in (Command.OPT_OUT, Command.OPT_IN, Command.HELP):
         keyword = {Command.OPT_OUT: "STOP", Command.OPT_IN: "START"}.get(reply.command, "HELP")
         _opt_keyword(conn, engineer, keyword, context)
@@ -76,10 +83,10 @@ def _dispatch(
     command = reply.command
     if command is Command.AWAY:
         until = context.now + (reply.duration or timedelta(0))
-        _set_state(conn, engineer, context.now, away_until=until)
+        engineer_states.set_state(conn, engineer, context.now, away_until=until)
         return confirmation(command, until=until)
     if command is Command.BACK:
-        _set_state(conn, engineer, context.now, away_until=None)
+        engineer_states.set_state(conn, engineer, context.now, away_until=None)
         return confirmation(command)
     if command in (Command.ACK_ALL, Command.RESOLVE_ALL):
         return _all(conn, engineer, reply, context)
@@ -95,47 +102,19 @@ def _dispatch(
 def _act(
     conn: Connection, engineer: str, incident_id: int, reply: InboundReply, context: ReplyContext
 ) -> str | None:
-    actor = Actor(engineer, "sms")
-    command, note, now = reply.command, reply.note, context.now
-    outcome: Outcome
-    if command is Command.ACK:
-        outcome = service.acknowledge(
-            conn, incident_id, actor=actor, rules=context.rules, now=now, note=note
-        )
-    elif command is Command.RESOLVE:
-        outcome = service.resolve(
-            conn,
-            incident_id,
-            actor=actor,
-            rules=context.rules,
-            now=now,
-            public_url=context.public_url,
-            note=note,
-        )
-    elif command is Command.ESCALATE:
-        outcome = service.escalate(conn, incident_id, actor=actor, now=now, note=note)
-    elif command is Command.FORWARD:
-        if reply.target not in context.rules.engineers:
-            return refusal(Refusal.UNKNOWN_ENGINEER, target=reply.target, hint_id=incident_id)
-        outcome = service.hand_over(
-            conn,
-            incident_id,
-            actor=actor,
-            to=reply.target or "",
-            rules=context.rules,
-            now=now,
-            public_url=context.public_url,
-            note=note,
-        )
-    elif command is Command.SNOOZE:
-        minutes = int((reply.duration.total_seconds() if reply.duration else 1800) // 60) or 1
-        outcome = service.snooze(
-            conn, incident_id, actor=actor, minutes=minutes, now=now, note=note
-        )
-    else:  # Command.MUTE
-        outcome = mute(
-            conn, incident_id, actor=actor, duration=reply.duration, rules=context.rules, now=now
-        )
+    command = reply.command
+    if command is Command.FORWARD and reply.target not in context.rules.engineers:
+        return refusal(Refusal.UNKNOWN_ENGINEER, target=reply.target, hint_id=incident_id)
+    minutes = int((reply.duration.total_seconds() if reply.duration else 1800) // 60) or 1
+    action = IncidentAction(
+        _ACTIONS[command],
+        incident_id,
+        note=reply.note,
+        minutes=minutes,
+        to=reply.target or "",
+        span=reply.duration,
+    )
+    outcome = perform(conn, action, Who(engineer, "sms"), _action_context(context))
     if outcome.refused:
         return _refusal_of(conn, incident_id)
     return confirmation(
@@ -144,44 +123,22 @@ def _act(
 
 
 def _all(conn: Connection, engineer: str, reply: InboundReply, context: ReplyContext) -> str | None:
-    ids = (
-        conn.execute(
-            select(_incidents.c.id)
-            .where(
-                _incidents.c.state.in_(_OPEN),
-                _incidents.c.id.in_(
-                    select(_pages.c.incident_id).where(_pages.c.engineer == engineer)
-                ),
-            )
-            .order_by(_incidents.c.id)
-        )
-        .scalars()
-        .all()
-    )
-    actor = Actor(engineer, "sms")
-    done = []
-    for incident_id in ids:
-        if reply.command is Command.ACK_ALL:
-            outcome = service.acknowledge(
-                conn, incident_id, actor=actor, rules=context.rules, now=context.now
-            )
-        else:
-            outcome = service.resolve(
-                conn,
-                incident_id,
-                actor=actor,
-                rules=context.rules,
-                now=context.now,
-                public_url=context.public_url,
-            )
-        if outcome.changed:
-            done.append(incident_id)
+    kind = ActionKind.ACK if reply.command is Command.ACK_ALL else ActionKind.RESOLVE
+    who, action_context = Who(engineer, "sms"), _action_context(context)
+    done = [
+        incident_id
+        for incident_id in store.open_paged_to(conn, engineer)
+        if perform(conn, IncidentAction(kind, incident_id), who, action_context).changed
+    ]
     return confirmation(reply.command, incident_ids=done)
 
 
+def _action_context(context: ReplyContext) -> ActionContext:
+    return ActionContext(context.rules, context.now, context.public_url)
+
+
 def _check_paged(conn: Connection, engineer: str, incident_id: int) -> str | None:
-    exists = conn.execute(select(_incidents.c.id).where(_incidents.c.id == incident_id)).first()
-    if exists is None:
+    if not store.exists(conn, incident_id):
         return refusal(Refusal.NOT_FOUND, incident_id=incident_id)
     paged = conn.execute(
         select(_pages.c.id)
@@ -192,8 +149,8 @@ def _check_paged(conn: Connection, engineer: str, incident_id: int) -> str | Non
 
 
 def _refusal_of(conn: Connection, incident_id: int) -> str:
-    row: Any = conn.execute(select(_incidents).where(_incidents.c.id == incident_id)).one()
-    return refusal(Refusal.ALREADY_RESOLVED, incident_id=incident_id, by=row.resolved_by)
+    incident = store.load(conn, incident_id)
+    return refusal(Refusal.ALREADY_RESOLVED, incident_id=incident_id, by=incident.resolved_by)
 
 
 def _latest_incident(conn: Connection, engineer: str) -> int | None:
@@ -214,10 +171,10 @@ def _latest_incident(conn: Connection, engineer: str) -> int | None:
 def _opt_keyword(conn: Connection, engineer: str, keyword: str, context: ReplyContext) -> None:
     """STOP turns the engineer's SMS off and tells the lead; START turns it on again."""
     if keyword in ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"):
-        _set_state(conn, engineer, context.now, sms_opted_out=True)
+        engineer_states.set_state(conn, engineer, context.now, sms_opted_out=True)
         _tell_lead(conn, engineer, context)
     elif keyword in ("START", "YES", "UNSTOP"):
-        _set_state(conn, engineer, context.now, sms_opted_out=False)
+        engineer_states.set_state(conn, engineer, context.now, sms_opted_out=False)
 
 
 def _tell_lead(conn: Connection, engineer: str, context: ReplyContext) -> None:
@@ -237,19 +194,3 @@ def _tell_lead(conn: Connection, engineer: str, context: ReplyContext) -> None:
         now=context.now,
     )
     insert_ignore(conn, _pages, [row])
-
-
-def _count_bad_reply(conn: Connection, engineer: str, now: datetime) -> int:
-    current = conn.execute(
-        select(_states.c.bad_replies).where(_states.c.engineer == engineer)
-    ).scalar()
-    count = (current or 0) + 1
-    _set_state(conn, engineer, now, bad_replies=count)
-    return count
-
-
-def _set_state(conn: Connection, engineer: str, now: datetime, **values: Any) -> None:
-    insert_ignore(conn, _states, [{"engineer": engineer, "updated_at": now}])
-    conn.execute(
-        update(_states).where(_states.c.engineer == engineer).values(updated_at=now, **values)
-    )

@@ -40,10 +40,9 @@ class IncidentHook(Protocol):
         """Before the rows are written: give new firing rows an incident; ids (re)opened."""
         ...
 
-    def resolve_cleared(
-        self, conn: Connection, rows: Sequence[AlertRow], now: datetime
-    ) -> set[int]:
-        """After the rows are written: resolve incidents left without firing rows; their ids."""
+    def settle(self, conn: Connection, rows: Sequence[AlertRow], now: datetime) -> set[int]:
+        """After the rows are written: act on what the monitors said of the incidents (acks,
+        incidents left without firing rows resolved); ids of incidents with work due."""
         ...
 
 
@@ -221,7 +220,7 @@ class Writer:
             opened = self._incident_hook.attach(conn, rows, now)
         flush_rows(conn, rows)
         if self._incident_hook is not None:
-            opened |= self._incident_hook.resolve_cleared(conn, rows, now)
+            opened |= self._incident_hook.settle(conn, rows, now)
         results = dict(zip(map(id, fresh), _results(raw_ids, applied), strict=True))
         return [
             results.get(id(s)) or WriteResult(stored[_delivery(s)], [], [], duplicate=True)

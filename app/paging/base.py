@@ -1,7 +1,9 @@
 """The channel seam: what the sender hands a channel, what it gets back, and how sends fail."""
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -19,6 +21,7 @@ class PageKind(StrEnum):
     RESOLVED_NOTE = "resolved-note"
     TEST = "test"
     NOTICE = "notice"  # to the lead about the service itself (an engineer sent STOP, …)
+    UPDATE = "update"  # a message already sent, edited to say the incident's state now
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class OutboundPage:
     why: str | None = None
     runbook_url: str | None = None
     incident_url: str | None = None
+    # An update (PageKind.UPDATE): the incident's state now, and the line saying who did what.
+    state: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,12 @@ class ChannelError(Exception):
 
 
 class Channel(Protocol):
-    """A way to reach an engineer; `send` returns a Delivery or raises ChannelError."""
+    """A way to reach an engineer; `send` returns a Delivery or raises ChannelError.
+
+    Every channel also answers `find_sent` (after a crash or an ambiguous failure: does the
+    provider hold this message?) and `restate` (edit a message already sent to say the
+    incident's state now); a channel that cannot do one says so (None, or ChannelError).
+    """
 
     @property
     def name(self) -> str:
@@ -106,9 +117,28 @@ class Channel(Protocol):
         """Hand one message to the provider; raise ChannelError on failure."""
         ...
 
+    async def find_sent(
+        self, address: str, since: datetime, text: str, exclude: Collection[str] = ()
+    ) -> str | None:
+        """The provider id of a message with `text` sent to `address` since `since` and not in
+        `exclude` (ids other pages own), or None; ChannelError when the lookup fails."""
+        ...
+
+    async def restate(self, page: OutboundPage, sent: str) -> Delivery:
+        """Edit the message `sent` (its provider id) to show `page` (an update); ChannelError
+        when it cannot."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections; called once at shutdown."""
         ...
+
+
+def cannot_restate(channel: str) -> ChannelError:
+    """What a channel whose messages cannot be edited (SMS, a call) raises from `restate`."""
+    return ChannelError(
+        f"{channel} messages cannot be edited", code="cannot_restate", retryable=False
+    )
 
 
 # A run of 7+ digits, possibly with spaces, dashes or a leading +: a phone number in free text.

@@ -157,6 +157,8 @@ def _outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None
         why=payload.get("why"),
         runbook_url=payload.get("runbook_url"),
         incident_url=payload.get("incident_url"),
+        state=payload.get("state"),
+        status=payload.get("status"),
     )
 
 

@@ -2,6 +2,8 @@
 
 import logging
 import uuid
+from collections.abc import Collection
+from datetime import datetime
 
 from app.paging.base import Delivery, OutboundPage, mask_phone
 
@@ -35,6 +37,25 @@ class LogChannel:
             },
         )
         return Delivery(provider_id=provider_id, status="logged")
+
+    async def find_sent(
+        self, address: str, since: datetime, text: str, exclude: Collection[str] = ()
+    ) -> str | None:
+        """Nothing to look up: a log line is not a message anyone holds."""
+        return None
+
+    async def restate(self, page: OutboundPage, sent: str) -> Delivery:
+        """Log the update of the message `sent`."""
+        _log.info(
+            "update of %s (incident %s) for %s via %s: %s",
+            sent,
+            page.incident_id,
+            page.engineer_id,
+            self.name,
+            page.status,
+            extra={"page_id": page.page_id, "incident_id": page.incident_id},
+        )
+        return Delivery(provider_id=sent, status="updated")
 
     async def aclose(self) -> None:
         """Nothing to release."""

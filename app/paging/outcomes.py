@@ -17,7 +17,7 @@ from app.clock import as_utc
 from app.escalation.outbox import address_of, fallback_channels
 from app.escalation.timeline import record_event
 from app.heartbeats.providers import note_provider_error
-from app.paging.base import ChannelError
+from app.paging.base import ChannelError, PageKind
 from app.routing.rules import Rules
 from app.store.tables import Base
 from app.store.upsert import insert_ignore
@@ -95,8 +95,8 @@ def fail_page(conn: Connection, page: Any, reason: str, now: datetime, rules: Ru
         .where(_pages.c.id == page.id)
         .values(status="failed", last_error=reason[:500])
     )
-    if page.incident_id is None:
-        return
+    if page.incident_id is None or page.kind == PageKind.UPDATE.value:
+        return  # an update that failed leaves a stale message: nothing to fall back to
     siblings = (
         conn.execute(
             select(_pages.c.channel, _pages.c.status).where(

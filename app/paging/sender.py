@@ -24,7 +24,6 @@ from app.heartbeats.providers import note_provider_error
 from app.paging.base import Channel, ChannelError, Delivery, PageKind
 from app.paging.claims import SendJob, carrier, claim_due, provider_text, update_pages
 from app.paging.outcomes import record_error, record_sent, will_retry
-from app.paging.text import slack_blocks, slack_fallback
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
 from app.store.database import Database
@@ -141,8 +140,6 @@ class Sender:
         if not isinstance(result, ChannelError) or not result.ambiguous:
             return result
         row = job.row
-        if getattr(self._channels.get(row.channel), "find_sent", None) is None:
-            return result  # a channel with no lookup (the log): a retry is all there is
         text = provider_text(job.page)
         found = await self._look_up(row.id, row.channel, row.address, since, text)
         if isinstance(found, _Unsettled):
@@ -157,12 +154,12 @@ class Sender:
         self, page_id: int, channel_name: str, address: str, since: datetime, text: str
     ) -> str | _Unsettled | None:
         """The provider id of the page's message at the provider, None, or UNSETTLED."""
-        finder = getattr(self._channels.get(channel_name), "find_sent", None)
-        if finder is None:
+        channel = self._channels.get(channel_name)
+        if channel is None:
             return None
         try:
             owned = await self._db.transaction(partial(_provider_ids, address=address))
-            found: str | None = await finder(address, since, text, owned)
+            found = await channel.find_sent(address, since, text, owned)
         except ChannelError as exc:
             log.warning("could not check page %s at the provider: %s", page_id, exc.code)
             return UNSETTLED
@@ -185,15 +182,9 @@ class Sender:
 
 
 async def _deliver(channel: Channel, job: SendJob) -> Delivery:
-    """Send, or for a Slack resolved note, update the original message in place."""
-    target = (job.row.payload or {}).get("update")
-    updater = getattr(channel, "update_message", None)
-    if job.page.kind is PageKind.RESOLVED_NOTE and target and updater is not None:
-        conversation, _, ts = str(target).partition(":")
-        await updater(
-            conversation, ts, text=slack_fallback(job.page), blocks=slack_blocks(job.page)
-        )
-        return Delivery(str(target), "updated")
+    """Send, or for an update, edit the message it names in place."""
+    if job.page.kind is PageKind.UPDATE:
+        return await channel.restate(job.page, job.page.to)
     return await channel.send(job.page)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 import httpx
 
 from app.paging.base import ChannelError, Delivery, OutboundPage, maybe_sent, parse_retry_after
+from app.paging.slack_actions import restated_blocks
 from app.paging.text import Block, slack_blocks, slack_escape, slack_fallback
 
 _log = logging.getLogger(__name__)
@@ -103,6 +104,15 @@ class SlackChannel:
         if blocks is not None:
             payload["blocks"] = blocks
         await self._call("chat.update", json=payload)
+
+    async def restate(self, page: OutboundPage, sent: str) -> Delivery:
+        """Edit the page message `sent` ("channel:ts") to show the incident's state now: a
+        status line, and only the buttons that still make sense."""
+        conversation, _, ts = sent.partition(":")
+        blocks = restated_blocks(page)
+        title = slack_fallback(page)
+        await self.update_message(conversation, ts, text=f"{title} - {page.status}", blocks=blocks)
+        return Delivery(provider_id=sent, status="updated")
 
     async def find_sent(
         self, channel: str, since: datetime, text: str, exclude: Collection[str] = ()

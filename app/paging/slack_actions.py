@@ -6,40 +6,26 @@ call `parse_action(body)`. The action ids are those `text.slack_blocks` gives it
 """
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.core.incident import ActionKind, IncidentState
 from app.ids import strict_id
-from app.paging.base import OutboundPage
+from app.paging.base import OutboundPage, PageKind
 from app.paging.text import Block, slack_blocks, slack_escape
 
-
-class SlackAction(StrEnum):
-    """What an incident button asks for (`action_id` of the button)."""
-
-    ACK = "ack"
-    RESOLVE = "resolve"
-    ESCALATE = "escalate"
-
-
+# The incident buttons of a page (`action_id`s of `text.slack_blocks`), as actions.
+BUTTON_ACTIONS = frozenset({ActionKind.ACK, ActionKind.RESOLVE, ActionKind.ESCALATE})
 # Link buttons (`text.slack_blocks`): Slack reports their clicks too, but there is nothing to do.
 LINK_ACTIONS = frozenset({"runbook", "open"})
 _STATUS_BLOCK_ID = "skillpager-status"
-# Buttons that still make sense after each action; the link buttons always stay.
-_REMAINING = {
-    SlackAction.ACK: frozenset({"resolve"}),
-    SlackAction.RESOLVE: frozenset[str](),
-    SlackAction.ESCALATE: frozenset[str](),
-}
-_PAST = {
-    SlackAction.ACK: "Acknowledged",
-    SlackAction.RESOLVE: "Resolved",
-    SlackAction.ESCALATE: "Escalated",
+# The incident buttons that still make sense in each state; the link buttons always stay.
+_LIVE_BUTTONS = {
+    IncidentState.TRIGGERED.value: frozenset({"ack", "resolve", "escalate"}),
+    IncidentState.ACKNOWLEDGED.value: frozenset({"resolve"}),
+    IncidentState.SNOOZED.value: frozenset({"resolve"}),
 }
 
 
@@ -55,7 +41,7 @@ class UnsupportedInteraction(SlackPayloadError):
 class InboundSlackAction:
     """One incident button click."""
 
-    action: SlackAction
+    action: ActionKind  # one of BUTTON_ACTIONS
     incident_id: int
     user_id: str
     user_name: str | None
@@ -125,10 +111,9 @@ def parse_action(body: bytes) -> InboundSlackAction | None:
     clicked = payload.actions[0]
     if clicked.action_id in LINK_ACTIONS:
         return None
-    try:
-        action = SlackAction(clicked.action_id)
-    except ValueError:
-        raise UnsupportedInteraction(f"action_id {clicked.action_id!r} is not handled") from None
+    action = next((a for a in BUTTON_ACTIONS if a.value == clicked.action_id), None)
+    if action is None:
+        raise UnsupportedInteraction(f"action_id {clicked.action_id!r} is not handled")
     channel_id = payload.container.channel_id or payload.channel.id
     message_ts = payload.container.message_ts or payload.message.ts
     if not channel_id or not message_ts:
@@ -173,51 +158,21 @@ def _incident_id(value: str | None) -> int:
     return found
 
 
-def status_line(action: SlackAction, *, actor: str, at: datetime, via: str = "Slack") -> str:
-    """`Acknowledged by Bo Lind via Slack at 10:42 UTC` (plain text, not escaped)."""
-    return f"{_PAST[action]} by {actor} via {via} at {at.astimezone(UTC):%H:%M} UTC"
-
-
-def updated_blocks(
-    blocks: Sequence[Block], action: SlackAction, *, actor: str, at: datetime, via: str = "Slack"
-) -> list[Block]:
-    """The page's blocks after `action`: spent buttons dropped, a status line at the end.
-
-    Works on the clicked message's own blocks (`InboundSlackAction.message_blocks`) or on
-    `text.slack_blocks(page)`; applying it twice (ack, then resolve) keeps one status line.
-    """
-    spent = {member.value for member in SlackAction} - _REMAINING[action]
+def restated_blocks(page: OutboundPage) -> list[Block]:
+    """The Block Kit of a page restated (`page.kind` UPDATE): the page's blocks with only the
+    buttons its incident's state (`page.state`) still allows, and `page.status` at the end."""
+    spent = {"ack", "resolve", "escalate"} - _LIVE_BUTTONS.get(page.state or "", frozenset())
     kept = [
         reduced
-        for block in blocks
-        if block.get("block_id") != _STATUS_BLOCK_ID
-        and (reduced := _without_buttons(block, spent)) is not None
+        for block in slack_blocks(replace(page, kind=PageKind.PAGE))
+        if (reduced := _without_buttons(block, spent)) is not None
     ]
-    line = slack_escape(status_line(action, actor=actor, at=at, via=via))
     status: Block = {
         "type": "context",
         "block_id": _STATUS_BLOCK_ID,
-        "elements": [{"type": "mrkdwn", "text": line}],
+        "elements": [{"type": "mrkdwn", "text": slack_escape(page.status or "")}],
     }
     return [*kept, status]
-
-
-def updated_page_blocks(
-    page: OutboundPage, action: SlackAction, *, actor: str, at: datetime, via: str = "Slack"
-) -> list[Block]:
-    """`updated_blocks` over the page's original Block Kit (when the click's copy is gone)."""
-    return updated_blocks(slack_blocks(page), action, actor=actor, at=at, via=via)
-
-
-def updated_text(
-    title: str, action: SlackAction, *, actor: str, at: datetime, via: str = "Slack"
-) -> str:
-    """Notification text for chat.update: `[CRIT #42] acme payments-db - Acknowledged by …`.
-
-    Plain text: `SlackChannel.update_message` escapes it.
-    """
-    line = status_line(action, actor=actor, at=at, via=via)
-    return f"{title} - {line}" if title else line
 
 
 def _without_buttons(block: Block, spent: set[str]) -> Block | None:

@@ -21,6 +21,7 @@ from app.paging.base import (
     ChannelError,
     Delivery,
     OutboundPage,
+    cannot_restate,
     mask_phone,
     maybe_sent,
     parse_retry_after,
@@ -199,6 +200,10 @@ class TwilioSms:
             if body.endswith(text) and str(message.sid) not in exclude:
                 return str(message.sid)
         return None
+
+    async def restate(self, page: OutboundPage, sent: str) -> Delivery:
+        """A sent SMS cannot be edited."""
+        raise cannot_restate("sms")
 
     async def delivery_state(self, provider_id: str) -> str:
         """The message's status as Twilio has it now (queued, sent, delivered, failed …)."""

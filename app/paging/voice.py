@@ -15,15 +15,8 @@ import re
 from enum import StrEnum
 from urllib.parse import urlencode
 
+from app.core.incident import ActionKind
 from app.paging.twiml import Element, document, verb
-
-
-class VoiceAction(StrEnum):
-    """What a key pressed during a page call asks for."""
-
-    ACK = "ack"
-    ESCALATE = "escalate"
-    RESOLVE = "resolve"
 
 
 class CallOutcome(StrEnum):
@@ -34,16 +27,16 @@ class CallOutcome(StrEnum):
     ENDED = "ended"  # completed: answered (maybe by a machine); acked only via a key press
 
 
-DIGITS = {"4": VoiceAction.ACK, "5": VoiceAction.ESCALATE, "6": VoiceAction.RESOLVE}
+DIGITS = {"4": ActionKind.ACK, "5": ActionKind.ESCALATE, "6": ActionKind.RESOLVE}
 MENU = "Press 4 to acknowledge, 5 to escalate, 6 to resolve."
 GATHER_TIMEOUT_SECONDS = 10
 # Text-to-speech reads about 150 words a minute; 300 characters is ~20 s of summary.
 MAX_SPOKEN_SUMMARY = 300
 
 _CONFIRMATIONS = {
-    VoiceAction.ACK: "Acknowledged. Goodbye.",
-    VoiceAction.ESCALATE: "Escalated to the next engineer. Goodbye.",
-    VoiceAction.RESOLVE: "Resolved. Goodbye.",
+    ActionKind.ACK: "Acknowledged. Goodbye.",
+    ActionKind.ESCALATE: "Escalated to the next engineer. Goodbye.",
+    ActionKind.RESOLVE: "Resolved. Goodbye.",
 }
 _NOT_REACHED = frozenset({"busy", "no-answer", "failed", "canceled"})
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -75,7 +68,7 @@ def reprompt_twiml(*, public_url: str, incident_id: int, page_id: int) -> str:
     )
 
 
-def confirmation_twiml(action: VoiceAction) -> str:
+def confirmation_twiml(action: ActionKind) -> str:
     """TwiML confirming a carried-out action (`Acknowledged. Goodbye.`), then hanging up."""
     return say_and_hang_up(_CONFIRMATIONS[action])
 
@@ -85,7 +78,7 @@ def say_and_hang_up(text: str) -> str:
     return document(verb("Say", _speakable(text)), verb("Hangup"))
 
 
-def voice_action(digits: str | None) -> VoiceAction | None:
+def voice_action(digits: str | None) -> ActionKind | None:
     """The action for the Gather's `Digits`; None for anything else (then re-prompt)."""
     return DIGITS.get((digits or "").strip())
 

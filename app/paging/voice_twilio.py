@@ -19,6 +19,7 @@ from app.paging.base import (
     Delivery,
     OutboundPage,
     PageKind,
+    cannot_restate,
     mask_phone,
     redact_phones,
 )
@@ -137,6 +138,10 @@ class TwilioVoice:
         except (TwilioRestException, TwilioServiceException, httpx.HTTPError) as exc:
             raise _map_error(exc) from exc
         return str(call.status)
+
+    async def restate(self, page: OutboundPage, sent: str) -> Delivery:
+        """A sent call cannot be edited."""
+        raise cannot_restate("voice")
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""

@@ -45,6 +45,7 @@ class AlertRow:
     incident_id: int | None = None
     dirty: bool = False
     newly_firing: bool = False
+    acknowledged: bool = False  # its monitor acknowledged it in this batch (PagerDuty events)
     grouping_only: bool = False  # its source is over its ingest limit: join, never open
     raw_event_ids: set[int] = field(default_factory=set)
 
@@ -109,7 +110,10 @@ def _apply_one(
     if alert.status == AlertStatus.ACKNOWLEDGED:
         # A PagerDuty-style ack carries no alert content: it touches the open row, if any,
         # and never creates one (the raw event is kept either way).
-        return _touch(row, now) if row is not None else None
+        if row is None:
+            return None
+        row.acknowledged = True
+        return _touch(row, now)
     if alert.status == AlertStatus.RESOLVED:
         if row is not None:
             del open_rows[key]

@@ -1,14 +1,26 @@
-"""Dashboard buttons: ack, resolve, escalate, snooze and hand over, through the one service."""
+"""Dashboard buttons: ack, resolve, escalate, snooze and hand over, through the one action seam."""
 
 from collections.abc import Callable
-from functools import partial
 
 from sqlalchemy.engine import Connection
 
-from app.escalation import service
-from app.escalation.service import ACTIONS, Actor, Outcome
+from app.core.incident import ActionKind
+from app.incidents.actions import IncidentAction, Outcome
+from app.incidents.transitions import Who
 from app.services import Services
 from app.web.access import WebError
+
+# The actions the incident page's buttons post (mute and notes have their own forms).
+BUTTON_ACTIONS = {
+    kind.value: kind
+    for kind in (
+        ActionKind.ACK,
+        ActionKind.RESOLVE,
+        ActionKind.ESCALATE,
+        ActionKind.SNOOZE,
+        ActionKind.HANDOVER,
+    )
+}
 
 
 def _minutes(value: str | None) -> int:
@@ -25,17 +37,10 @@ def unit_of_work(
     services: Services, action: str, incident_id: int, engineer: str, form: dict[str, str]
 ) -> Callable[[Connection], Outcome]:
     """The transaction body of one dashboard action."""
-    if action not in ACTIONS:
+    kind = BUTTON_ACTIONS.get(action)
+    if kind is None:
         raise WebError(404, f"No action {action!r}.")
-    return partial(
-        service.perform,
-        action=action,
-        incident_id=incident_id,
-        actor=Actor(engineer=engineer, channel="web"),
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-        public_url=services.settings.public_url,
-        note=form.get("note") or None,
-        minutes=_minutes(form.get("minutes")) if action == "snooze" else 30,
-        to=form.get("to", ""),
-    )
+    minutes = _minutes(form.get("minutes")) if kind is ActionKind.SNOOZE else 30
+    note = form.get("note") or None
+    wanted = IncidentAction(kind, incident_id, note=note, minutes=minutes, to=form.get("to", ""))
+    return services.act(wanted, Who(engineer, "web"))

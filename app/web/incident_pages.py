@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
-from app.escalation.service import ACTIONS
 from app.ids import MAX_ID, IdPath
+from app.incidents.actions import Visibility, add_note
+from app.incidents.transitions import Who
 from app.web import queries
 from app.web.access import (
     Viewer,
@@ -26,7 +27,6 @@ from app.web.access import (
     team_form,
 )
 from app.web.actions import unit_of_work
-from app.web.notes import Visibility, add_note
 from app.web.render import live, page
 from app.web.signin import safe_next
 
@@ -131,9 +131,9 @@ async def post_note(request: Request, incident_id: IdPath) -> Response:
     work = partial(
         add_note,
         incident_id=incident_id,
-        author=who.require().subject,
+        who=Who(who.require().subject, "web"),
         text=text,
-        visibility=visibility,
+        visibility=visibility.value,
         now=services.clock.now(),
     )
     await _run(services.db.transaction(work), incident_id)
@@ -144,8 +144,6 @@ async def post_note(request: Request, incident_id: IdPath) -> Response:
 async def act(request: Request, incident_id: IdPath, action: str) -> Response:
     """Ack, resolve, escalate, snooze or hand over from a button."""
     who, form = await team_form(request)
-    if action not in ACTIONS:
-        raise WebError(404, f"No action {action!r}.")
     services = services_of(request)
     work = unit_of_work(services, action, incident_id, who.require().subject, form)
     outcome = await _run(services.db.transaction(work), incident_id)

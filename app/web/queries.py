@@ -85,12 +85,15 @@ def visible(principal: Principal) -> Select[Incident]:
 
 def badges(incident: IncidentView) -> tuple[str, ...]:
     """The flags worth a badge: storm, suppressed, silenced, maintenance, unrouted, exhausted."""
-    flags = incident.flags or {}
-    shown = [
-        name for name in ("storm", "suppressed", "maintenance", "exhausted") if flags.get(name)
-    ]
-    if flags.get("silenced_until"):
-        shown.append("silenced")
+    flags = incident.flags
+    marked = {
+        "storm": flags.storm.storm,
+        "suppressed": flags.holds.suppressed,
+        "maintenance": flags.holds.maintenance_until is not None,
+        "exhausted": flags.marks.exhausted,
+        "silenced": flags.holds.silenced_until is not None,
+    }
+    shown = [name for name, on in marked.items() if on]
     if incident.unrouted:
         shown.append("unrouted")
     return tuple(shown)

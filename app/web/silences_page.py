@@ -3,7 +3,8 @@ button per silence, and "Mute this system" from an incident page. Team only.
 
 The same rules as `/api/silences` apply: the form is checked as its `PostableSilence`, listed
 silences get their state from its `silence_json`, and Expire releases held incidents through its
-`expire_and_release`. Muting goes through `app.escalation.mute`, as the SMS `42m 2h` command does.
+`expire_and_release`. Muting goes through the action seam (`app.incidents.actions`), as the
+SMS `42m 2h` command does.
 """
 
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.silences import PostableSilence, create_posted, expire_and_release, silence_json
+from app.core.incident import ActionKind
 from app.errors import NotFound
-from app.escalation.mute import mute
-from app.escalation.service import Actor
-from app.escalation.silences import Matcher
 from app.ids import IdPath, strict_id
+from app.incidents.actions import IncidentAction
+from app.incidents.silences import Matcher
+from app.incidents.transitions import Who
 from app.store.tables import Silence
 from app.web.access import Viewer, WebError, services_of, team, team_form
 from app.web.render import page
@@ -167,14 +169,8 @@ async def mute_incident(request: Request, incident_id: IdPath) -> Response:
     if span is None:
         raise WebError(422, f"Mute for {', '.join(MUTE_DURATIONS)}.")
     services = services_of(request)
-    work = partial(
-        mute,
-        incident_id=incident_id,
-        actor=Actor(who.require().subject, "web"),
-        duration=span,
-        rules=services.rules.holder.rules,
-        now=services.clock.now(),
-    )
+    action = IncidentAction(ActionKind.MUTE, incident_id, span=span)
+    work = services.act(action, Who(who.require().subject, "web"))
     try:
         outcome = await services.db.transaction(work)
     except NotFound:

@@ -198,8 +198,11 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     assert len(slack_fake.messages) == 1  # no second DM: the page's message was updated
     updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
     assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
-    notes = [p for p in await pages(app, incident_id) if p["kind"] == "resolved-note"]
-    assert sorted((p["channel"], p["status"]) for p in notes) == [
-        ("slack", "sent"),
-        ("sms", "sent"),
+    # Restated once as resolved (no buttons), never overwritten by a resolved note.
+    assert "Resolved by" in json.dumps(updates[0]["blocks"])
+    assert '"action_id": "ack"' not in json.dumps(updates[0]["blocks"])
+    kinds = sorted((p["kind"], p["channel"], p["status"]) for p in await pages(app, incident_id))
+    assert [k for k in kinds if k[0] != "page"] == [
+        ("resolved-note", "sms", "sent"),
+        ("update", "slack", "sent"),
     ]

@@ -1,29 +1,27 @@
 """Slack interactivity: parsing button clicks, and the message that replaces a page."""
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
 
+from app.core.incident import ActionKind
+from app.paging.base import OutboundPage, PageKind
 from app.paging.slack import SlackChannel
 from app.paging.slack_actions import (
+    BUTTON_ACTIONS,
     InboundSlackAction,
-    SlackAction,
     SlackPayloadError,
     UnsupportedInteraction,
     parse_action,
-    status_line,
-    updated_blocks,
-    updated_page_blocks,
-    updated_text,
+    restated_blocks,
 )
 from app.paging.text import Block, slack_blocks
 from tests.fakes.slack_server import SlackFake
 from tests.paging.factories import make_page
 
 RESPONSE_URL = "https://hooks.slack.com/actions/T01/123/abc"
-AT = datetime(2026, 11, 30, 10, 42, 17, tzinfo=UTC)
 PAGE_BLOCKS = slack_blocks(make_page(channel="slack", to="U01BO"))
 
 
@@ -83,7 +81,7 @@ def test_ack_click_is_parsed_into_plain_fields() -> None:
     parsed = parse_action(_body(_payload()))
 
     assert parsed == InboundSlackAction(
-        action=SlackAction.ACK,
+        action=ActionKind.ACK,
         incident_id=42,
         user_id="U01BO",
         user_name="bo.lind",
@@ -96,8 +94,8 @@ def test_ack_click_is_parsed_into_plain_fields() -> None:
     )
 
 
-@pytest.mark.parametrize("action", list(SlackAction))
-def test_every_button_of_slack_blocks_parses(action: SlackAction) -> None:
+@pytest.mark.parametrize("action", sorted(BUTTON_ACTIONS))
+def test_every_button_of_slack_blocks_parses(action: ActionKind) -> None:
     # The action ids come from text.slack_blocks: a rename there must break this test.
     assert action.value in _action_ids(PAGE_BLOCKS)
     parsed = parse_action(_body(_payload(actions=[_click(action.value)])))
@@ -182,41 +180,41 @@ def test_other_interactions_are_unsupported(changes: dict[str, object], message:
         parse_action(_body(_payload(**changes)))
 
 
-def test_status_line_is_in_utc() -> None:
-    stockholm = AT.astimezone(timezone(timedelta(hours=1)))
-
-    assert status_line(SlackAction.ACK, actor="Bo Lind", at=stockholm) == (
-        "Acknowledged by Bo Lind via Slack at 10:42 UTC"
-    )
-    assert status_line(SlackAction.RESOLVE, actor="Anna", at=AT, via="SMS") == (
-        "Resolved by Anna via SMS at 10:42 UTC"
-    )
+def _restated(state: str, status: str, **changes: object) -> OutboundPage:
+    page = make_page(channel="slack", to="D01BO:1741944433.123459", **changes)
+    return replace(page, kind=PageKind.UPDATE, state=state, status=status)
 
 
-def test_ack_keeps_resolve_and_links_and_adds_the_status_line() -> None:
-    blocks = updated_blocks(PAGE_BLOCKS, SlackAction.ACK, actor="Bo Lind", at=AT)
+def test_acknowledged_keeps_resolve_and_links_and_adds_the_status_line() -> None:
+    line = "Acknowledged by Bo Lind via SMS at 10:42 UTC"
+    blocks = restated_blocks(_restated("acknowledged", line))
 
     assert _action_ids(blocks) == ["runbook", "open", "resolve"]
     assert blocks[:-2] == PAGE_BLOCKS[:-1]  # header, facts, summary, why unchanged
     assert blocks[-1] == {
         "type": "context",
         "block_id": "skillpager-status",
-        "elements": [{"type": "mrkdwn", "text": "Acknowledged by Bo Lind via Slack at 10:42 UTC"}],
+        "elements": [{"type": "mrkdwn", "text": line}],
     }
     assert _action_ids(PAGE_BLOCKS) == ["runbook", "open", "ack", "resolve", "escalate"]
 
 
-@pytest.mark.parametrize("action", [SlackAction.RESOLVE, SlackAction.ESCALATE])
-def test_resolve_and_escalate_leave_only_links(action: SlackAction) -> None:
-    blocks = updated_blocks(PAGE_BLOCKS, action, actor="Bo Lind", at=AT)
+def test_a_resolved_incident_leaves_only_links() -> None:
+    blocks = restated_blocks(_restated("resolved", "Resolved by Bo via Slack at 10:42 UTC"))
 
     assert _action_ids(blocks) == ["runbook", "open"]
 
 
-def test_an_emptied_actions_block_is_dropped() -> None:
-    page = make_page(channel="slack", runbook_url=None, incident_url=None)
+def test_triggered_again_shows_every_button() -> None:
+    blocks = restated_blocks(_restated("triggered", "Escalated by Bo via Slack at 10:42 UTC"))
 
-    blocks = updated_page_blocks(page, SlackAction.RESOLVE, actor="Bo", at=AT)
+    assert _action_ids(blocks) == ["runbook", "open", "ack", "resolve", "escalate"]
+
+
+def test_an_emptied_actions_block_is_dropped() -> None:
+    page = _restated("resolved", "Resolved", runbook_url=None, incident_url=None)
+
+    blocks = restated_blocks(page)
 
     assert [block["type"] for block in blocks] == [
         "header",
@@ -228,63 +226,26 @@ def test_an_emptied_actions_block_is_dropped() -> None:
     assert _action_ids(blocks) == []
 
 
-def test_ack_then_resolve_keeps_one_status_line() -> None:
-    acked = updated_blocks(PAGE_BLOCKS, SlackAction.ACK, actor="Bo Lind", at=AT)
-
-    resolved = updated_blocks(acked, SlackAction.RESOLVE, actor="Anna", at=AT, via="SMS")
-
-    statuses = [block for block in resolved if block.get("block_id") == "skillpager-status"]
-    assert len(statuses) == 1
-    assert statuses[0]["elements"] == [
-        {"type": "mrkdwn", "text": "Resolved by Anna via SMS at 10:42 UTC"}
-    ]
-    assert _action_ids(resolved) == ["runbook", "open"]
-
-
-def test_actor_name_is_escaped_in_blocks() -> None:
-    blocks = updated_blocks(PAGE_BLOCKS, SlackAction.ACK, actor="<!channel> & co", at=AT)
+def test_the_status_line_is_escaped_in_blocks() -> None:
+    blocks = restated_blocks(_restated("acknowledged", "Acknowledged by <!channel> & co"))
 
     assert blocks[-1]["elements"] == [
-        {
-            "type": "mrkdwn",
-            "text": "Acknowledged by &lt;!channel&gt; &amp; co via Slack at 10:42 UTC",
-        }
+        {"type": "mrkdwn", "text": "Acknowledged by &lt;!channel&gt; &amp; co"}
     ]
 
 
-def test_updated_text() -> None:
-    title = "[CRIT #42] acme payments-db"
-
-    assert updated_text(title, SlackAction.ACK, actor="Bo Lind", at=AT) == (
-        "[CRIT #42] acme payments-db - Acknowledged by Bo Lind via Slack at 10:42 UTC"
-    )
-    assert updated_text("", SlackAction.ESCALATE, actor="Bo", at=AT, via="voice") == (
-        "Escalated by Bo via voice at 10:42 UTC"
-    )
-
-
-async def test_click_to_chat_update_round_trip(slack: SlackChannel, slack_fake: SlackFake) -> None:
+async def test_restate_edits_the_posted_message(slack: SlackChannel, slack_fake: SlackFake) -> None:
     delivery = await slack.send(make_page(channel="slack", to="U01BO"))
     channel, ts = delivery.provider_id.split(":")
-    posted = slack_fake.messages[0]
-    payload = _payload(
-        container={"type": "message", "channel_id": channel, "message_ts": ts},
-        message={"ts": ts, "blocks": posted.blocks},
-    )
-    click = parse_action(_body(payload))
-    assert click is not None
+    line = "Acknowledged by Bo Lind via Slack at 10:42 UTC"
 
-    await slack.update_message(
-        click.channel_id,
-        click.message_ts,
-        text=updated_text("[CRIT #42] acme", click.action, actor="Bo Lind", at=AT),
-        blocks=updated_blocks(click.message_blocks, click.action, actor="Bo Lind", at=AT),
-    )
+    done = await slack.restate(_restated("acknowledged", line), delivery.provider_id)
 
+    assert done.provider_id == delivery.provider_id
     update = slack_fake.requests[-1]
     assert update.path == "/chat.update"
-    assert update.json["ts"] == ts
-    assert update.json["text"] == "[CRIT #42] acme - Acknowledged by Bo Lind via Slack at 10:42 UTC"
+    assert (update.json["channel"], update.json["ts"]) == (channel, ts)
+    assert str(update.json["text"]).endswith(f" - {line}")
     blocks = update.json["blocks"]
     assert isinstance(blocks, list)
     assert _action_ids(blocks) == ["runbook", "open", "resolve"]

@@ -7,11 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from app.core.incident import ActionKind
 from app.paging.base import ChannelError, PageKind
 from app.paging.voice import (
     MAX_SPOKEN_SUMMARY,
     CallOutcome,
-    VoiceAction,
     call_outcome,
     confirmation_twiml,
     gather_url,
@@ -146,10 +146,10 @@ def test_empty_summary_still_says_the_menu() -> None:
 @pytest.mark.parametrize(
     ("digits", "action"),
     [
-        ("4", VoiceAction.ACK),
-        ("5", VoiceAction.ESCALATE),
-        ("6", VoiceAction.RESOLVE),
-        (" 4 ", VoiceAction.ACK),
+        ("4", ActionKind.ACK),
+        ("5", ActionKind.ESCALATE),
+        ("6", ActionKind.RESOLVE),
+        (" 4 ", ActionKind.ACK),
         ("1", None),
         ("0", None),
         ("9", None),
@@ -160,7 +160,7 @@ def test_empty_summary_still_says_the_menu() -> None:
         (None, None),
     ],
 )
-def test_digit_mapping(digits: str | None, action: VoiceAction | None) -> None:
+def test_digit_mapping(digits: str | None, action: ActionKind | None) -> None:
     assert voice_action(digits) is action
 
 
@@ -176,12 +176,12 @@ def test_reprompt_offers_the_menu_again() -> None:
 @pytest.mark.parametrize(
     ("action", "text"),
     [
-        (VoiceAction.ACK, "Acknowledged. Goodbye."),
-        (VoiceAction.ESCALATE, "Escalated to the next engineer. Goodbye."),
-        (VoiceAction.RESOLVE, "Resolved. Goodbye."),
+        (ActionKind.ACK, "Acknowledged. Goodbye."),
+        (ActionKind.ESCALATE, "Escalated to the next engineer. Goodbye."),
+        (ActionKind.RESOLVE, "Resolved. Goodbye."),
     ],
 )
-def test_confirmation_says_it_and_hangs_up(action: VoiceAction, text: str) -> None:
+def test_confirmation_says_it_and_hangs_up(action: ActionKind, text: str) -> None:
     root = _parse(confirmation_twiml(action))
 
     assert [(child.tag, child.text) for child in root] == [("Say", text), ("Hangup", None)]

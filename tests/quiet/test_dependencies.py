@@ -5,7 +5,7 @@ Rules: app → db → network → power (tests/quiet/rules_quiet/systems.yaml).
 """
 
 from app.clock import FrozenClock
-from app.escalation.dependencies import upstream_systems
+from app.incidents.holds import upstream_systems
 from app.routing.holder import RulesHolder
 from tests.quiet.helpers import QUIET_RULES, START, detail, fire, kinds, paged
 from tests.support.app import RunningApp

@@ -13,11 +13,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.incidents import store
 from app.store.tables import Base
 
 _silences = Base.metadata.tables["silences"]
 _alerts = Base.metadata.tables["alerts"]
-_incidents = Base.metadata.tables["incidents"]
 
 
 class Matcher(BaseModel):
@@ -170,12 +170,6 @@ def expire_silence(conn: Connection, silence_id: int, now: datetime) -> bool:
 def release_silenced(conn: Connection, now: datetime) -> int:
     """Make incidents held by a silence due now (after one was expired early): the tick checks
     them against the silences left and pages those no longer silenced; returns how many."""
-    held = conn.execute(
-        select(_incidents.c.id, _incidents.c.flags).where(
-            _incidents.c.state == "triggered", _incidents.c.next_action_at > now
-        )
-    ).all()
-    ids = [row.id for row in held if (row.flags or {}).get("silenced_until")]
-    if ids:
-        conn.execute(update(_incidents).where(_incidents.c.id.in_(ids)).values(next_action_at=now))
-    return len(ids)
+    held = [i.id for i in store.held_later(conn, now) if i.flags.holds.silenced_until is not None]
+    store.make_due(conn, held, now)
+    return len(held)

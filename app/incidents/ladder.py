@@ -6,7 +6,8 @@ again `repeat` more times (rounds 0..repeat), then pages the lead every `exhaust
 """
 
 from dataclasses import dataclass
-from typing import Any
+
+from app.routing.decision import Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +21,14 @@ class Ladder:
     exhausted_every_s: int
 
     @classmethod
-    def from_decision(cls, decision: dict[str, Any]) -> "Ladder":
-        """Read the ladder from a decision as stored on the incident."""
+    def from_decision(cls, decision: Decision) -> "Ladder":
+        """The ladder of an incident's decision."""
         return cls(
-            steps=tuple(
-                tuple(step["engineers"]) for step in decision["steps"] if step["engineers"]
-            ),
-            repeat=int(decision["repeat"]),
-            lead=str(decision["lead"]),
-            ack_timeout_s=int(decision["ack_timeout_s"]),
-            exhausted_every_s=int(decision["exhausted_every_s"]),
+            steps=tuple(step.engineers for step in decision.steps if step.engineers),
+            repeat=decision.repeat,
+            lead=decision.lead,
+            ack_timeout_s=decision.ack_timeout_s,
+            exhausted_every_s=decision.exhausted_every_s,
         )
 
 

@@ -1,0 +1,1 @@
+"""The ground floor: the types every layer shares, pure and free of I/O."""

@@ -1,0 +1,134 @@
+"""From a change to messages: the pages it orders, the resolved note, and restated messages.
+
+Page orders become outbox rows (one per engineer and channel, with the text each channel
+sends); whoever was paged for a resolved incident hears it is over; after every action, each
+message that shows the incident (a Slack page) is brought up to date through the outbox, so it
+says "Acknowledged by bo via SMS" without an Ack button, or "Resolved", never a live alert.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cached_property
+
+from sqlalchemy.engine import Connection
+
+from app.core.incident import EventKind
+from app.escalation.outbox import IncidentView, page_rows
+from app.incidents.model import Event, Incident
+from app.incidents.transitions import PageOrder
+from app.paging import outbox
+from app.paging.base import PageKind
+from app.routing.rules import Rules
+from app.store import alert_queries, engineer_states
+
+_VERBS = {
+    EventKind.ACKNOWLEDGED: "Acknowledged",
+    EventKind.RESOLVED: "Resolved",
+    EventKind.ESCALATED: "Escalated",
+    EventKind.SNOOZED: "Snoozed",
+    EventKind.HANDOVER: "Handed over",
+    EventKind.RETRIGGERED: "Paging again",
+}
+# How a status line names the ways in.
+_WAYS = {"sms": "SMS", "slack": "Slack", "voice": "phone", "api": "the API", "web": "the dashboard"}
+
+
+@dataclass
+class Effects:
+    """What carrying out changes needs beyond the transaction: rules, time, links."""
+
+    conn: Connection
+    rules: Rules
+    now: datetime
+    public_url: str
+
+    @cached_property
+    def unhealthy(self) -> dict[str, set[str]]:
+        """Engineer → channels that cannot receive, read once when first needed."""
+        return engineer_states.unhealthy_channels(self.conn)
+
+
+def view_of(conn: Connection, incident: Incident) -> IncidentView:
+    """What pages say about an incident (the runbook comes from its first alert's)."""
+    return IncidentView(
+        id=incident.id,
+        severity=incident.severity,
+        customer=incident.customer,
+        system=incident.system,
+        summary=incident.summary,
+        decision=incident.decision_json,
+        runbook_url=alert_queries.runbook_of(conn, incident.id),
+        resolved_by=incident.resolved_by,
+    )
+
+
+def enqueue_order(effects: Effects, incident: Incident, order: PageOrder) -> int:
+    """Write the pages of one order; how many rows were new."""
+    view = view_of(effects.conn, incident)
+    if order.storm_note is not None:
+        view = replace(view, summary=f"{order.storm_note}. {view.summary}")
+    rows = page_rows(
+        effects.rules,
+        view,
+        order.engineers,
+        kind=order.kind,
+        position=order.position,
+        now=effects.now,
+        public_url=effects.public_url,
+        unhealthy=effects.unhealthy,
+    )
+    if order.why is not None:
+        for row in rows:
+            row["payload"] = {**row["payload"], "why": order.why}
+    return len(outbox.insert_pages(effects.conn, rows))
+
+
+def tell_resolved(effects: Effects, incident: Incident) -> int:
+    """Queue a resolved note for every engineer who was paged, except on a channel whose
+    message is restated instead (Slack); returns how many rows."""
+    paged = outbox.engineers_paged(effects.conn, incident.id)
+    shown = {engineer for engineer, _, _ in outbox.messages_of(effects.conn, incident.id)}
+    if not paged:
+        return 0
+    rows = page_rows(
+        effects.rules,
+        view_of(effects.conn, incident),
+        sorted(paged),
+        kind=PageKind.RESOLVED_NOTE,
+        position=(incident.cycle, 0, 0),
+        now=effects.now,
+        public_url=effects.public_url,
+        unhealthy=effects.unhealthy,
+    )
+    rows = [row for row in rows if not (row["channel"] == "slack" and row["engineer"] in shown)]
+    return len(outbox.insert_pages(effects.conn, rows))
+
+
+def status_line(rules: Rules, events: tuple[Event, ...], now: datetime) -> str:
+    """What a restated message says: `Acknowledged by Bo Lind via SMS at 10:42 UTC`."""
+    event = next(e for e in reversed(events) if e.kind in _VERBS)
+    verb = _VERBS[EventKind(event.kind)]
+    way = _WAYS.get(event.channel or "", event.channel)
+    if event.actor is None:  # a monitor acted (or the ladder moved on by itself)
+        by = f" by {way}" if way else ""
+    else:
+        engineer = rules.engineers.get(event.actor)
+        name = engineer.name if engineer is not None and engineer.name else event.actor
+        by = f" by {name}" + (f" via {way}" if way else "")
+    return f"{verb}{by} at {now.astimezone(UTC):%H:%M} UTC"
+
+
+def restate(effects: Effects, incident: Incident, events: tuple[Event, ...]) -> int:
+    """Bring every message that shows the incident up to date; how many updates queued."""
+    messages = outbox.messages_of(effects.conn, incident.id)
+    if not messages:
+        return 0
+    return outbox.enqueue_updates(
+        effects.conn,
+        incident_id=incident.id,
+        cycle=incident.cycle,
+        messages=messages,
+        status=status_line(effects.rules, events, effects.now),
+        state=incident.state.value,
+        now=effects.now,
+    )
