@@ -18,9 +18,8 @@ from typing import Protocol
 from sqlalchemy.engine import Connection
 
 from app.core.incident import ActionKind, EventKind, IncidentState
-from app.incidents import holds, store, transitions
+from app.incidents import holds, store
 from app.incidents.actions import ActionContext, IncidentAction, perform
-from app.incidents.apply import apply
 from app.incidents.holds import HoldContext
 from app.incidents.model import (
     Event,
@@ -90,15 +89,12 @@ class IncidentDesk:
         touched = {r.incident_id for r in unique if r.status == "resolved" and r.incident_id}
         if not touched:
             return set()
-        cleared = touched - alert_queries.still_firing(conn, touched)
-        effects = Effects(conn, self._rules.rules, now, self._public_url)
         done: set[int] = set()
-        for incident in store.lock_many(conn, cleared):
-            if incident.state is IncidentState.RESOLVED:
-                continue
-            source = Who.source("source")
-            change = transitions.resolve(incident, source, now, note="all alerts resolved")
-            done |= {incident.id} | apply(effects, incident, change).due
+        for incident_id in sorted(touched - alert_queries.still_firing(conn, touched)):
+            resolve = IncidentAction(ActionKind.RESOLVE, incident_id, note="all alerts resolved")
+            outcome = perform(conn, resolve, Who.source("source"), context)
+            if outcome.changed:
+                done |= {incident_id} | outcome.released
         return done
 
 

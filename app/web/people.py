@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.escalation.outbox import channels_for, contact_check_rows
 from app.routing.coverage import coverage
 from app.routing.rules import Rules
+from app.store import engineer_states
 from app.store.tables import Base, EngineerState
 from app.store.upsert import insert_ignore
 from app.store.web_sessions import live_engineer_sessions, revoke_engineer_sessions
@@ -24,7 +24,6 @@ from app.web.render import page
 
 router = APIRouter(include_in_schema=False)
 TeamDep = Annotated[Viewer, Depends(team)]
-_states = Base.metadata.tables["engineer_states"]
 _pages = Base.metadata.tables["pages"]
 AWAY_CHOICES = {"0": None, "4": 4, "12": 12, "24": 24, "72": 72, "168": 168}
 
@@ -63,17 +62,9 @@ async def set_away(request: Request, engineer: str) -> Response:
     hours = AWAY_CHOICES[choice]
     now = services.clock.now()
     until = None if hours is None else now + timedelta(hours=hours)
-    await services.db.transaction(partial(_set_away, engineer=engineer, until=until, now=now))
+    work = partial(engineer_states.set_state, engineer=engineer, now=now, away_until=until)
+    await services.db.transaction(work)
     return RedirectResponse(f"/people#person-{engineer}", 303)
-
-
-def _set_away(conn: Connection, *, engineer: str, until: Any, now: Any) -> None:
-    insert_ignore(conn, _states, [{"engineer": engineer, "updated_at": now}])
-    conn.execute(
-        update(_states)
-        .where(_states.c.engineer == engineer)
-        .values(away_until=until, updated_at=now)
-    )
 
 
 @router.post("/people/{engineer}/test-page")

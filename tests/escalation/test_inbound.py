@@ -17,7 +17,7 @@ from app.clock import FrozenClock
 from app.paging.signatures import slack_signature, twilio_signature
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.app import WEBHOOK_TOKEN, RunningApp, app_settings, running_app
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -284,3 +284,75 @@ async def test_slack_buttons_act_and_update_the_message(
         updates = [r for r in slack_fake.requests if r.path.endswith("chat.update")]
         assert len(updates) == 1
         assert "Acknowledged by Anna Berg via Slack" in json.dumps(updates[0].json)
+
+
+def _action_ids(blocks: Any) -> list[str]:
+    return [
+        str(element["action_id"])
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    ]
+
+
+async def test_an_sms_ack_restates_the_slack_message_and_a_resolve_says_it_once(
+    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
+) -> None:
+    clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
+    settings = settings_for(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    async with running_app(settings, clock) as app:
+        incident_id = await fire(app, "web", "web-down", alertname="Web")  # unrouted → anna
+        [dm] = slack_fake.messages
+        assert "ack" in _action_ids(dm.blocks)
+
+        assert await sms(app, ANNA, f"{incident_id}a") == (
+            f"#{incident_id} acknowledged - paging stopped."
+        )
+        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
+        assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
+        assert "Acknowledged by Anna Berg via SMS" in json.dumps(updates[0]["blocks"])
+        assert _action_ids(updates[0]["blocks"]) == ["open", "resolve"]
+
+        resolved = await app.client.post(
+            f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
+        )
+        assert resolved.json()["state"] == "resolved"
+        await app.services.escalation.settle()
+        await run_minutes(app, clock, 3)
+        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
+        assert len(updates) == 2  # said once, never overwritten by the resolved note after
+        assert "Resolved by Anna Berg via the API" in json.dumps(updates[1]["blocks"])
+        assert _action_ids(updates[1]["blocks"]) == ["open"]
+        assert len(slack_fake.messages) == 1  # no second DM
+
+
+async def test_a_pagerduty_acknowledge_acknowledges_its_incident(app: RunningApp) -> None:
+    trigger = {
+        "routing_key": WEBHOOK_TOKEN,
+        "event_action": "trigger",
+        "dedup_key": "db-1-disk",
+        "payload": {"summary": "disk full", "source": "db-1", "severity": "critical"},
+    }
+    opened = await app.client.post("/v2/enqueue", content=json.dumps(trigger))
+    assert opened.status_code == 202
+    await app.services.escalation.settle()
+    [incident_id] = [
+        i["id"]
+        for i in (await app.client.get("/api/incidents", headers=app.reader_headers())).json()[
+            "items"
+        ]
+    ]
+    assert (await detail(app, incident_id))["state"] == "triggered"
+
+    ack = {"routing_key": WEBHOOK_TOKEN, "event_action": "acknowledge", "dedup_key": "db-1-disk"}
+    assert (await app.client.post("/v2/enqueue", content=json.dumps(ack))).status_code == 202
+    await app.services.escalation.settle()
+
+    found = await detail(app, incident_id)
+    assert found["state"] == "acknowledged"
+    event = next(e for e in found["timeline"] if e["kind"] == "acknowledged")
+    assert (event["actor"], event["channel"]) == (None, "pagerduty")  # the integration acted
+    resolve = {"routing_key": WEBHOOK_TOKEN, "event_action": "resolve", "dedup_key": "db-1-disk"}
+    assert (await app.client.post("/v2/enqueue", content=json.dumps(resolve))).status_code == 202
+    await app.services.escalation.settle()
+    assert (await detail(app, incident_id))["state"] == "resolved"
