@@ -17,12 +17,19 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from app.clock import as_utc
+from app.core.incident import EventKind
 from app.incidents.model import IncidentFlags
 from app.store.tables import Incident, IncidentEvent, NoteVisibility
 from app.store.tokens import Principal, TokenKind
 
 # The timeline events a customer sees (without their notes); notes only when shared.
-CUSTOMER_EVENT_KINDS = ("opened", "reopened", "acknowledged", "resolved", "snoozed")
+CUSTOMER_EVENT_KINDS = (
+    EventKind.OPENED,
+    EventKind.REOPENED,
+    EventKind.ACKNOWLEDGED,
+    EventKind.RESOLVED,
+    EventKind.SNOOZED,
+)
 # Alert fields only the team sees (runbooks are internal documents).
 TEAM_ALERT_FIELDS = ("runbook_url",)
 

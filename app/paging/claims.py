@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.core.incident import IncidentState
 from app.ingest.base import Severity
 from app.paging.base import OutboundPage, PageKind
 from app.paging.text import BundleItem, bundle_text, slack_fallback
@@ -78,7 +79,7 @@ def claim_due(
         due = conn.execute(claim(_DUE_AMONG, conn, of=_pages), among).all()
     live = []
     for row in due:
-        if row.kind in _NEEDS_TRIGGERED and row.incident_state != "triggered":
+        if row.kind in _NEEDS_TRIGGERED and row.incident_state != IncidentState.TRIGGERED:
             update_pages(
                 conn, [row.id], status="cancelled", last_error=f"incident {row.incident_state}"
             )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
+from app.core.incident import IncidentState
 from app.projection import IncidentView, incident_for
 from app.store.tables import Incident, Page
 from app.store.tokens import Principal
@@ -54,7 +55,7 @@ async def _resolved(
 ) -> list[IncidentView]:
     since, until = _window(filters)
     query = queries.visible(principal).where(
-        Incident.state == "resolved", Incident.resolved_at >= since
+        Incident.state == IncidentState.RESOLVED, Incident.resolved_at >= since
     )
     if until is not None:
         query = query.where(Incident.resolved_at < until)

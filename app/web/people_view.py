@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from app.clock import as_utc
+from app.core.incident import IncidentState
 from app.routing.rules import Rules
 from app.routing.timespec import away_until, local_label, minute_of_week
 from app.store.tables import EngineerState
@@ -86,7 +87,9 @@ def _problems(state: EngineerState | None) -> list[str]:
 def _involves(card: Card, engineer: str) -> bool:
     if card.incident.acknowledged_by == engineer:
         return True
-    return card.incident.state == "triggered" and any(p.engineer == engineer for p in card.paged)
+    return card.incident.state == IncidentState.TRIGGERED and any(
+        p.engineer == engineer for p in card.paged
+    )
 
 
 def by_skill(rules: Rules, people_: Sequence[Person]) -> list[tuple[str, list[tuple[Person, int]]]]:

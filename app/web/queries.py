@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, LargeBinary, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
+from app.core.incident import OPEN_STATES
 from app.projection import (
     LIST_COLUMNS,
     Entry,
@@ -34,7 +35,6 @@ from app.store.tables import (
 )
 from app.store.tokens import Principal
 
-OPEN_STATES = ("triggered", "acknowledged", "snoozed")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _PAGED_KINDS = ("page", "bundle", "reminder")
 # The incident page shows this many alert groups at a time ("show more" pages on).
