@@ -155,7 +155,7 @@ def timeline_query(incident_id: int, principal: Principal) -> Select[IncidentEve
         return query
     return query.where(
         IncidentEvent.kind.in_(CUSTOMER_EVENT_KINDS)
-        | ((IncidentEvent.kind == "note") & (NoteVisibility.visibility == "shared"))
+        | ((IncidentEvent.kind == EventKind.NOTE) & (NoteVisibility.visibility == "shared"))
     )
 
 
@@ -168,9 +168,9 @@ def entries(rows: Iterable[Any], principal: Principal) -> list[Entry]:
 def _entry(event: IncidentEvent, visibility: str | None, principal: Principal) -> Entry | None:
     at = as_utc(event.at)
     if sees_everything(principal):
-        shown = (visibility or "internal") if event.kind == "note" else None
+        shown = (visibility or "internal") if event.kind == EventKind.NOTE else None
         return Entry(at, event.kind, event.actor, event.channel, event.note, shown)
-    if event.kind == "note" and visibility == "shared":
+    if event.kind == EventKind.NOTE and visibility == "shared":
         return Entry(at, "note", None, None, event.note, "shared")
     if event.kind in CUSTOMER_EVENT_KINDS:
         return Entry(at, event.kind, None, None, None)
