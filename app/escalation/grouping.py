@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
+from app.core.alert import SEVERITY_RANK, Severity
 from app.escalation.opening import (
     OpenIncident,
     acked_load,
@@ -30,7 +31,6 @@ from app.escalation.resolution import notify_resolved
 from app.escalation.storm import count_arrivals
 from app.escalation.tick import away_overrides
 from app.escalation.timeline import record_event
-from app.ingest.base import SEVERITY_RANK, Severity
 from app.routing.decision import Action, group_of_view, route
 from app.routing.matcher import match_view
 from app.routing.rules import Rules
