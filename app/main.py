@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 
 from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
 from app.asgi import SkillpagerApp
+from app.auth import TokenCache
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.errors import declare_error_answers, install_error_handlers
@@ -32,7 +33,6 @@ from app.store.database import Database
 from app.store.migrate import schema_is_current
 from app.store.rejections import RejectionLog
 from app.store.retention import Retention
-from app.web.auth import TokenCache
 from app.web.site import install as install_dashboard
 
 log = logging.getLogger(__name__)

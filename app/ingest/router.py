@@ -9,6 +9,7 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.auth import credential_of
 from app.bodies import read_body
 from app.errors import NotFound
 from app.ingest.base import ParseError, SchemaError
@@ -18,7 +19,6 @@ from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
 from app.store.tokens import hash_token
-from app.web.auth import credential_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
