@@ -8,7 +8,18 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI, Request
 
-from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
+from app.api import (
+    actions,
+    alerts,
+    heartbeats,
+    incidents,
+    ops,
+    rules,
+    silences,
+    slack,
+    twilio,
+    webhooks,
+)
 from app.asgi import SkillpagerApp
 from app.auth import TokenCache
 from app.clock import Clock, SystemClock
@@ -16,9 +27,7 @@ from app.config import Settings
 from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
-from app.heartbeats import router as heartbeat_router
 from app.heartbeats.watch import Watch
-from app.ingest import router as ingest_router
 from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
@@ -101,9 +110,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.rejections = rejections  # flushed by the lifespan; tests may flush it at once
     install_error_handlers(app, on_reject)
     declare_error_answers(app)
-    for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
+    routers = (
+        webhooks,
+        alerts,
+        incidents,
+        actions,
+        rules,
+        silences,
+        twilio,
+        slack,
+        ops,
+        heartbeats,
+    )
+    for module in routers:
         app.include_router(module.router)
-    app.include_router(heartbeat_router.router)
     install_dashboard(app, settings)
     return app
 
