@@ -20,11 +20,11 @@ from app.api import (
     twilio,
     webhooks,
 )
+from app.api.errors import declare_error_answers, install_error_handlers
 from app.asgi import SkillpagerApp
 from app.auth import TokenCache
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
 from app.heartbeats.watch import Watch
