@@ -16,9 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from app.api.errors import error_body
+from app.api.webhooks import enqueue, receive_webhook
 from app.bodies import capped
-from app.errors import error_body
-from app.ingest.router import enqueue, receive_webhook
 
 log = logging.getLogger(__name__)
 _WEBHOOKS = "/webhooks/"

@@ -8,16 +8,26 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI, Request
 
-from app.api import actions, alerts, incidents, ops, rules, silences, slack, twilio
+from app.api import (
+    actions,
+    alerts,
+    heartbeats,
+    incidents,
+    ops,
+    rules,
+    silences,
+    slack,
+    twilio,
+    webhooks,
+)
+from app.api.errors import declare_error_answers, install_error_handlers
 from app.asgi import SkillpagerApp
+from app.auth import TokenCache
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
-from app.heartbeats import router as heartbeat_router
 from app.heartbeats.watch import Watch
 from app.incidents.desk import IncidentDesk
-from app.ingest import router as ingest_router
 from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
@@ -32,7 +42,6 @@ from app.store.database import Database
 from app.store.migrate import schema_is_current
 from app.store.rejections import RejectionLog
 from app.store.retention import Retention
-from app.web.auth import TokenCache
 from app.web.site import install as install_dashboard
 
 log = logging.getLogger(__name__)
@@ -101,9 +110,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.rejections = rejections  # flushed by the lifespan; tests may flush it at once
     install_error_handlers(app, on_reject)
     declare_error_answers(app)
-    for module in (ingest_router, alerts, incidents, actions, rules, silences, twilio, slack, ops):
+    routers = (
+        webhooks,
+        alerts,
+        incidents,
+        actions,
+        rules,
+        silences,
+        twilio,
+        slack,
+        ops,
+        heartbeats,
+    )
+    for module in routers:
         app.include_router(module.router)
-    app.include_router(heartbeat_router.router)
     install_dashboard(app, settings)
     return app
 

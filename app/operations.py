@@ -15,9 +15,10 @@ from sqlalchemy.engine import Connection
 
 from app.clock import SystemClock, as_utc
 from app.config import Settings
+from app.core.alert import ParsedAlert
 from app.escalation.outbox import channels_for, contact_check_rows
 from app.incidents.desk import IncidentDesk
-from app.ingest.base import ParsedAlert, ParseError, SchemaError
+from app.ingest.base import ParseError, SchemaError
 from app.ingest.registry import parser_for
 from app.ingest.writer import Submission, Writer
 from app.metrics import Metrics

@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.auth import TokenCache
 from app.clock import Clock
 from app.config import Settings
 from app.escalation.engine import EscalationEngine
@@ -21,7 +22,6 @@ from app.metrics import Metrics
 from app.paging.base import Channel
 from app.rules_watch import RulesWatcher
 from app.store.database import Database
-from app.web.auth import TokenCache
 
 
 @dataclass(slots=True)

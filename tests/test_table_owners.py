@@ -18,7 +18,7 @@ OWNERS = {
     "engineer_states": "store/engineer_states.py",
 }
 _WRITES = {"insert", "update", "delete"}
-_CLASSES = {mapper.class_.__name__: mapper.local_table.name for mapper in Base.registry.mappers}
+_CLASSES = {m.class_.__name__: str(m.class_.__tablename__) for m in Base.registry.mappers}
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:

@@ -1,1 +1,3 @@
-"""The ground floor: the types every layer shares, pure and free of I/O."""
+"""The ground floor: plain types every layer shares (the alert and the incident's vocabulary),
+with no I/O and no imports from the rest of app, so every layer can use them without reaching up.
+"""

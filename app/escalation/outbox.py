@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from app.ingest.base import Severity
+from app.core.alert import Severity
 from app.paging.base import PageKind
 from app.paging.text import contact_test_text, resolved_text, sms_text
 from app.routing.decision import Decision, reason_for

@@ -15,11 +15,11 @@ from functools import partial
 from typing import Any, Protocol
 
 from app.clock import Clock, as_utc
+from app.core.alert import AlertStatus, ParsedAlert
 from app.errors import NotFound
 from app.heartbeats import store
 from app.heartbeats.sink import AlertSink, submit_alert
 from app.heartbeats.specs import HeartbeatSpec, beat_alert, heartbeat_specs, late_alert
-from app.ingest.base import AlertStatus, ParsedAlert
 from app.routing.rules import Rules
 from app.store.database import Database
 

@@ -16,8 +16,8 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.heartbeats.sink import AlertSink, submit_alert
-from app.ingest.base import AlertStatus, ParsedAlert, Severity
 from app.paging.base import ChannelError
 from app.store.database import Database
 from app.store.tables import Base

@@ -3,7 +3,7 @@
 import json
 from typing import Protocol
 
-from app.ingest.base import ParsedAlert
+from app.core.alert import ParsedAlert
 from app.ingest.writer import Submission, WriteResult
 
 

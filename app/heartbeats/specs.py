@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from app.ingest.base import AlertStatus, ParsedAlert, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.routing.matcher import is_literal, match_view
 from app.routing.rules import Rules
 from app.routing.schema import System

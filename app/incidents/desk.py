@@ -33,7 +33,7 @@ from app.incidents.notify import Effects
 from app.incidents.rerouting import route_again
 from app.incidents.storm import Arrivals, arrivals_of, counted
 from app.incidents.transitions import Who
-from app.ingest.base import SEVERITY_RANK, Severity
+from app.core.alert import SEVERITY_RANK, Severity
 from app.routing.decision import Action, Decision, group_of_view, route
 from app.routing.matcher import match_view
 from app.routing.rules import Rules

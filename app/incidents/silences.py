@@ -4,17 +4,17 @@ shown but page no one; when the silence ends, incidents still firing are paged a
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.incidents import store
-from app.store.tables import Base
+from app.store.tables import Base, Silence
 
 _silences = Base.metadata.tables["silences"]
 _alerts = Base.metadata.tables["alerts"]
@@ -173,3 +173,58 @@ def release_silenced(conn: Connection, now: datetime) -> int:
     held = [i.id for i in store.held_later(conn, now) if i.flags.holds.silenced_until is not None]
     store.make_due(conn, held, now)
     return len(held)
+
+
+class PostableSilence(BaseModel):
+    """Alertmanager's `postableSilence` (an `id`, for updates, is not supported and ignored).
+
+    What `POST /api/silences` takes and the dashboard's form is checked as."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    matchers: list[Matcher] = Field(min_length=1, max_length=50)
+    startsAt: AwareDatetime
+    endsAt: AwareDatetime
+    createdBy: str = Field(min_length=1, max_length=100)
+    comment: str = Field(max_length=2000)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.endsAt <= self.startsAt:
+            # A custom error: its context stays JSON (a ValueError's would not serialise).
+            raise PydanticCustomError("value_error", "endsAt must be after startsAt")
+        return self
+
+
+def silence_state(silence: Silence, now: datetime) -> tuple[str, datetime]:
+    """A stored silence's state at `now` (active, pending or expired) and its end: the earlier of
+    its end time and when it was expired."""
+    ends = as_utc(silence.ends_at)
+    if silence.expired_at is not None:
+        ends = min(ends, as_utc(silence.expired_at))
+    state = "expired" if ends <= now else "pending" if as_utc(silence.starts_at) > now else "active"
+    return state, ends
+
+
+def create_posted(conn: Connection, *, body: PostableSilence, now: datetime) -> int:
+    """Store a silence as posted (API or dashboard form); its id."""
+    return create_silence(
+        conn,
+        matchers=body.matchers,
+        starts_at=body.startsAt.astimezone(UTC),
+        ends_at=body.endsAt.astimezone(UTC),
+        created_by=body.createdBy,
+        comment=body.comment,
+        now=now,
+    )
+
+
+def expire_and_release(conn: Connection, *, silence_id: int, now: datetime) -> bool:
+    """Expire a silence now and make the incidents it held due (the caller kicks the engine);
+    False when there is no such silence (an already expired one counts as found)."""
+    exists = conn.execute(select(_silences.c.id).where(_silences.c.id == silence_id)).first()
+    if exists is None:
+        return False
+    if expire_silence(conn, silence_id, now):
+        release_silenced(conn, now)
+    return True

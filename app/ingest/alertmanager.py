@@ -4,13 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.ingest.base import (
-    AlertStatus,
-    ParsedAlert,
-    label_hash,
-    parse_timestamp,
-    severity_from_word,
-)
+from app.core.alert import AlertStatus, ParsedAlert, severity_from_word
+from app.ingest.base import label_hash, parse_timestamp
 from app.ingest.common import http_url
 from app.ingest.schema import decode
 

@@ -1,6 +1,7 @@
 """Azure Monitor action-group webhooks in the common alert schema: one event per request."""
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, http_url, load_object, non_empty
 
 SOURCE = "azure"

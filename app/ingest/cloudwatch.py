@@ -7,7 +7,8 @@ in its `Message`, so it is decoded twice.
 import json
 from urllib.parse import quote
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, as_node, non_empty
 from app.ingest.sns import SnsMessageType, parse_envelope
 

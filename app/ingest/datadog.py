@@ -6,7 +6,8 @@ Every value is a template-rendered string; variables that do not apply render as
 import re
 from dataclasses import dataclass
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, http_url, load_object, non_empty
 
 SOURCE = "datadog"

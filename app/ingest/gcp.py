@@ -1,6 +1,7 @@
 """Google Cloud Monitoring webhook channels (schema 1.2): one event per incident notification."""
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity, severity_from_word
+from app.core.alert import AlertStatus, ParsedAlert, Severity, severity_from_word
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, http_url, load_object, non_empty
 
 SOURCE = "gcp"

@@ -7,7 +7,8 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, severity_from_word
+from app.core.alert import AlertStatus, ParsedAlert, severity_from_word
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, Rejected, http_url, load_object, non_empty
 
 SOURCE = "grafana"

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.ingest.base import AlertStatus, ParsedAlert, SchemaError, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
+from app.ingest.base import SchemaError
 from app.ingest.common import Node, http_url, load_object, non_empty
 
 SOURCE = "pagerduty"

@@ -11,7 +11,7 @@ stored body still parses (`skillpager replay`).
   and stored bodies are never re-verified; none of these three is in a notification's signature.
 
 Headers are kept from an allow-list (never Authorization or Cookie) and the query string (where
-`?token=` goes) is not stored at all: see `app.ingest.router.kept_headers`.
+`?token=` goes) is not stored at all: see `app.api.webhooks.kept_headers`.
 """
 
 import json

@@ -3,8 +3,8 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.core.alert import ParsedAlert
 from app.ingest import alertmanager, azure, cloudwatch, datadog, gcp, generic, grafana, pagerduty
-from app.ingest.base import ParsedAlert
 
 
 @dataclass(frozen=True, slots=True)

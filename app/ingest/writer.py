@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from app.clock import Clock
+from app.core.alert import ParsedAlert
 from app.errors import RowRejected, StoreUnavailable
-from app.ingest.base import ParsedAlert
 from app.ingest.clean import clean_alert, clean_headers
 from app.metrics import Metrics
 from app.store.alert_rows import AlertRow, AppliedEvent, apply_events, flush_rows

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import httpx
 
-from app.ingest.base import Severity
+from app.core.alert import Severity
 
 
 class PageKind(StrEnum):

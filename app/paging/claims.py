@@ -17,8 +17,8 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
+from app.core.alert import Severity
 from app.core.incident import IncidentState
-from app.ingest.base import Severity
 from app.paging.base import OutboundPage, PageKind
 from app.paging.text import BundleItem, bundle_text, slack_fallback
 from app.paging.throttle import SmsThrottle

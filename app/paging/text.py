@@ -8,7 +8,7 @@ summary is cut first; the reply instructions and the link always survive.
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app.ingest.base import Severity
+from app.core.alert import Severity
 from app.paging.base import OutboundPage, PageKind
 
 MAX_SEGMENTS = 2

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, with_config
 
-from app.ingest.base import Severity, severity_from_word
+from app.core.alert import Severity, severity_from_word
 from app.routing.explain import AWAY, Context, Reason, explain
 from app.routing.matcher import RoutableAlert, match_view
 from app.routing.ranking import Ranking, ladder, rank

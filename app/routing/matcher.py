@@ -17,7 +17,7 @@ _META = frozenset(".^$*+?{}[]\\|()")
 
 
 class RoutableAlert(Protocol):
-    """What routing reads from an alert; app.ingest.base.ParsedAlert satisfies it."""
+    """What routing reads from an alert; app.core.alert.ParsedAlert satisfies it."""
 
     @property
     def source(self) -> str: ...

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
-from app.ingest.base import AlertStatus, ParsedAlert
+from app.core.alert import AlertStatus, ParsedAlert
 from app.store.bulk import bulk_insert, bulk_update_by_id
 from app.store.tables import Base
 from app.store.upsert import insert_returning_ids

@@ -1,10 +1,10 @@
 """Silences: the list (active, pending, recently expired), a form to create one, an Expire
 button per silence, and "Mute this system" from an incident page. Team only.
 
-The same rules as `/api/silences` apply: the form is checked as its `PostableSilence`, listed
-silences get their state from its `silence_json`, and Expire releases held incidents through its
-`expire_and_release`. Muting goes through the action seam (`app.incidents.actions`), as the
-SMS `42m 2h` command does.
+The same rules as `/api/silences` apply, from `app.incidents.silences`: the form is checked as a
+`PostableSilence`, listed silences get their state from `silence_state`, and Expire releases held
+incidents through `expire_and_release`. Muting goes through the action seam
+(`app.incidents.actions`), as the SMS `42m 2h` command does.
 """
 
 from dataclasses import dataclass
@@ -18,12 +18,18 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.silences import PostableSilence, create_posted, expire_and_release, silence_json
+from app.clock import as_utc
 from app.core.incident import ActionKind
 from app.errors import NotFound
 from app.ids import IdPath, strict_id
 from app.incidents.actions import IncidentAction
-from app.incidents.silences import Matcher
+from app.incidents.silences import (
+    Matcher,
+    PostableSilence,
+    create_posted,
+    expire_and_release,
+    silence_state,
+)
 from app.incidents.transitions import Who
 from app.store.tables import Silence
 from app.web.access import Viewer, WebError, services_of, team, team_form
@@ -64,15 +70,15 @@ class SilenceView:
 
 def view_of(silence: Silence, now: datetime) -> SilenceView:
     """A silence for the page, with its state as `GET /api/silences` gives it."""
-    shown = silence_json(silence, now)
+    state, ends = silence_state(silence, now)
     return SilenceView(
-        id=shown["id"],
-        state=shown["status"]["state"],
-        matchers=[matcher_text(Matcher.model_validate(m)) for m in shown["matchers"]],
-        starts_at=datetime.fromisoformat(shown["startsAt"]),
-        ends_at=datetime.fromisoformat(shown["endsAt"]),
-        created_by=shown["createdBy"],
-        comment=shown["comment"],
+        id=silence.id,
+        state=state,
+        matchers=[matcher_text(Matcher.model_validate(m)) for m in silence.matchers["matchers"]],
+        starts_at=as_utc(silence.starts_at),
+        ends_at=ends,
+        created_by=silence.created_by,
+        comment=silence.comment,
     )
 
 

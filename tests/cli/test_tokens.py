@@ -53,7 +53,7 @@ async def test_a_removed_engineers_token_is_refused(
         team.write_text(re.sub(r"\n  carl:\n(    .*\n)*", "\n", text + "\n"))
         reload = await app.client.post("/api/rules/reload", headers=app.reader_headers())
         assert reload.status_code == 200, reload.text
-        with caplog.at_level(logging.WARNING, logger="app.web.auth"):
+        with caplog.at_level(logging.WARNING, logger="app.auth"):
             refused = await app.client.get("/api/alerts", headers=headers)
     assert refused.status_code == 401
     assert refused.json()["error"] == (

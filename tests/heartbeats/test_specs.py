@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.heartbeats.providers import is_outage
 from app.heartbeats.specs import heartbeat_specs
-from app.ingest.base import AlertStatus, ParsedAlert, Severity
 from app.paging.base import ChannelError
 from app.routing.decision import route
 from app.routing.loader import load_rules

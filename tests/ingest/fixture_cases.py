@@ -5,7 +5,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.ingest.base import ParsedAlert
+from app.core.alert import ParsedAlert
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.alert import ParsedAlert
 from app.ingest import pagerduty
-from app.ingest.base import ParsedAlert, ParseError, SchemaError
+from app.ingest.base import ParseError, SchemaError
 from app.ingest.pagerduty import EventAction, parse_event, routing_key_of
 from tests.ingest.fixture_cases import FIXTURES, as_json, cases, expected
 

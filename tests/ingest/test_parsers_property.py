@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.alert import ParsedAlert
 from app.ingest import azure, cloudwatch, datadog, gcp, grafana, pagerduty, sns
-from app.ingest.base import ParsedAlert, ParseError, SchemaError
+from app.ingest.base import ParseError, SchemaError
 from tests.ingest.fixture_cases import cases
 
 Parser = Callable[[bytes], object]

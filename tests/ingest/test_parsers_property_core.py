@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from app.core.alert import ParsedAlert
 from app.ingest import alertmanager, generic
-from app.ingest.base import ParsedAlert, ParseError, SchemaError
+from app.ingest.base import ParseError, SchemaError
 from tests.ingest.test_parsers_property import json_values
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

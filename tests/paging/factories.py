@@ -1,6 +1,6 @@
 """Sample pages for channel tests."""
 
-from app.ingest.base import Severity
+from app.core.alert import Severity
 from app.paging.base import OutboundPage, PageKind
 
 PUBLIC_URL = "https://pager.example.com"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.ingest.base import Severity
+from app.core.alert import Severity
 from app.paging.base import PageKind
 from app.paging.text import (
     BundleItem,

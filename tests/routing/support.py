@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.ingest.base import AlertStatus, ParsedAlert, Severity
+from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.routing.loader import load_rules
 from app.routing.rules import Rules
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.ingest.base import ParsedAlert, SchemaError, load_json
+from app.core.alert import ParsedAlert
+from app.ingest.base import SchemaError, load_json
 from app.routing.commands import check_command, coverage_command, route_command
 from tests.routing.support import alert, utc, write_rules
 from tests.support.server import EXAMPLE_RULES

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from app.api.sns_subscription import receive_sns
+from app.auth import credential_of
 from app.errors import Unauthorized
 from app.ingest import grafana, pagerduty
 from app.ingest.registry import ParseOutcome
-from app.ingest.sns_subscription import receive_sns
 from app.ingest.writer import WriteResult
 from app.services import Services
-from app.web.auth import credential_of
 
 
 @dataclass(slots=True)

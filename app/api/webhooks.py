@@ -9,16 +9,16 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received
+from app.auth import credential_of
 from app.bodies import read_body
 from app.errors import NotFound
 from app.ingest.base import ParseError, SchemaError
-from app.ingest.receivers import OWN_AUTH_RECEIVERS, Received
 from app.ingest.redact import stored_body
 from app.ingest.registry import PARSERS
 from app.ingest.writer import Submission
 from app.services import Services
 from app.store.tokens import hash_token
-from app.web.auth import credential_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])

@@ -4,8 +4,8 @@ import logging
 
 import httpx
 
+from app.core.alert import ParsedAlert
 from app.ingest import cloudwatch, sns
-from app.ingest.base import ParsedAlert
 from app.ingest.sns_certs import SnsCertUnavailable
 from app.services import Services
 
