@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
+from app.core.alert import SEVERITY_RANK, Severity
 from app.core.incident import ActionKind, EventKind, IncidentState
 from app.incidents import holds, store
 from app.incidents.actions import ActionContext, IncidentAction, perform
@@ -33,7 +34,6 @@ from app.incidents.notify import Effects
 from app.incidents.rerouting import route_again
 from app.incidents.storm import Arrivals, arrivals_of, counted
 from app.incidents.transitions import Who
-from app.core.alert import SEVERITY_RANK, Severity
 from app.routing.decision import Action, Decision, group_of_view, route
 from app.routing.matcher import match_view
 from app.routing.rules import Rules
