@@ -504,7 +504,7 @@ _FIGURES: tuple[tuple[str, Callable[[Phase], float | None], str], ...] = (
     ("peak RSS MiB", lambda p: p.peak_rss_mib, ".0f"),
     # Throughput per unit of CPU (the server's plus its PostgreSQL's): the fairer figure when
     # the servers do not saturate the machine alike.
-    ("alerts/CPU%", lambda p: p.alerts_per_s / max(p.total_cpu_percent, 1), ",.0f"),
+    ("alerts/CPU%", lambda p: p.alerts_per_s / max(p.total_cpu_percent, 1), ",.1f"),
 )
 
 
