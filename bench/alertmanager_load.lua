@@ -2,11 +2,15 @@
 --
 -- Usage: wrk ... -s bench/alertmanager_load.lua URL -- BATCH TOKEN RUN_ID [FORMAT]
 --   BATCH   alerts per request (default 1)
---   TOKEN   webhook token sent as `Authorization: Bearer` (default "bench")
+--   TOKEN   webhook token sent as `Authorization: Bearer` (default "bench"); "-" sends no
+--           Authorization header (Alerta with AUTH_REQUIRED off answers 401 to a bearer token
+--           that is not its own JWT)
 --   RUN_ID  prefix that keeps fingerprints unique across runs on one database (default "run")
 --   FORMAT  "webhook" (default): an Alertmanager webhook (v4) body, for skillpager's
---           /webhooks/alertmanager; "am-v2": a JSON list of postable alerts, for Alertmanager's
---           own POST /api/v2/alerts (same labels and annotations, no fingerprint field: the
+--           /webhooks/alertmanager and Alerta's /webhooks/prometheus (endsAt is Go's zero
+--           time, as Alertmanager sends for a firing alert; Alerta refuses an alert without
+--           it); "am-v2": a JSON list of postable alerts, for Alertmanager's own
+--           POST /api/v2/alerts (same labels and annotations, no fingerprint field: the
 --           unique `instance` label makes every alert a new one there too)
 -- A fingerprint is RUN_ID-<thread>-<request>-<alert>: thread ids are handed out in setup(), the
 -- request counter is per thread, so no two alerts of a run share a fingerprint.
@@ -37,12 +41,14 @@ function init(args)
    thread_key = run_id .. "-" .. tostring(id)
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
-   wrk.headers["Authorization"] = "Bearer " .. token
+   if token ~= "-" then
+      wrk.headers["Authorization"] = "Bearer " .. token
+   end
 end
 
 local alert_format = '{"status":"firing","labels":{"alertname":"BenchLoad","instance":"%s",'
    .. '"severity":"warning"},"annotations":{"summary":"bench alert %s"},'
-   .. '"startsAt":"' .. starts_at .. '","fingerprint":"%s"}'
+   .. '"startsAt":"' .. starts_at .. '","endsAt":"0001-01-01T00:00:00Z","fingerprint":"%s"}'
 
 -- Alertmanager's postable alert: firing for an hour from now, so none resolves during a run.
 local postable_format = '{"labels":{"alertname":"BenchLoad","instance":"%s","severity":"warning"},'

@@ -16,15 +16,9 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +27,20 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import run_wrk  # noqa: E402 - needs the repo root on the path
+from bench.common import (  # noqa: E402 - needs the repo root on the path
+    LOOPBACK,
+    TOKEN,
+    cli,
+    free_port,
+    run_wrk,
+    server_env,
+    skillpager_server,
+    sqlite_url,
+    tree_usage,
+    workdir,
+)
 
-LOOPBACK = "127.0.0.1"
-TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for a loopback server
 TARGETS = {1: 2_500, 100: 20_000}  # alerts/s this machine should reach (ARCHITECTURE §1)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """A process's CPU seconds (user + system) and peak resident memory so far."""
-
-    cpu_s: float
-    peak_rss_kib: int
 
 
 @dataclass(frozen=True)
@@ -126,16 +121,16 @@ def _arguments() -> argparse.Namespace:
 
 
 def _run(wrk: str, *, batch: int, args: argparse.Namespace) -> RunResult:
-    with _workdir(keep=args.keep) as directory:
+    with workdir(keep=args.keep) as directory:
         database = directory / "bench.db"
-        env = _server_env(database)
-        _cli(env, "migrate")
-        port = _free_port()
-        with _server(env, port, directory / "server.log") as pid:
-            before = _usage(pid)
+        env = server_env(sqlite_url(database))
+        cli(env, "migrate")
+        port = free_port()
+        with skillpager_server(env, port, directory / "server.log") as pid:
+            before = tree_usage(pid)
             with _profiler(args.profile, pid, batch, args.duration):
                 figures = _wrk(wrk, port=port, batch=batch, args=args)
-            after = _usage(pid)
+            after = tree_usage(pid)
         alert_rows, raw_events = _count_rows(database)
         if args.keep:
             print(f"    kept {directory}")
@@ -152,95 +147,6 @@ def _run(wrk: str, *, batch: int, args: argparse.Namespace) -> RunResult:
         alert_rows=alert_rows,
         raw_events=raw_events,
     )
-
-
-@contextlib.contextmanager
-def _workdir(*, keep: bool) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="skillpager-bench-"))
-    try:
-        yield directory
-    finally:
-        if not keep:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-def _server_env(database: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SKILLPAGER_")}
-    env.update(
-        {
-            "SKILLPAGER_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-            "SKILLPAGER_WEBHOOK_TOKEN": TOKEN,
-            "SKILLPAGER_RULES_DIR": str(REPO_ROOT / "routing_rules"),
-            "SKILLPAGER_LOG_FORMAT": "text",
-        }
-    )
-    return env
-
-
-def _cli(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"skillpager {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _server(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
-    """`skillpager serve` on 127.0.0.1:port; yields its pid once ready, stops it (SIGTERM)."""
-    command = [sys.executable, "-m", "app.cli", "serve", "--host", LOOPBACK, "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
-    try:
-        _wait_ready(process, port, log_path)
-        yield process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited ({process.returncode}):\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"server not ready in 30s:\n{log_path.read_text()}")
-
-
-def _usage(pid: int) -> Usage:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    fields = stat.rpartition(")")[2].split()
-    ticks = int(fields[11]) + int(fields[12])
-    peak_kib = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak_kib = int(line.split()[1])
-    return Usage(cpu_s=ticks / os.sysconf("SC_CLK_TCK"), peak_rss_kib=peak_kib)
 
 
 @contextlib.contextmanager

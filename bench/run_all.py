@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "latency": ("latency.py", [], ["--incidents", "150"]),
     "storm": ("storm.py", [], ["--events", "1000", "--duration", "10"]),
     "compare_alertmanager": ("compare_alertmanager.py", [], ["--duration", "3", "--rounds", "1"]),
+    "compare_alerta": ("compare_alerta.py", [], ["--duration", "3", "--rounds", "1"]),
     "memory": ("memory.py", ["--explain"], ["--alerts", "100000", "--requests", "10"]),
     "crash": ("crash.py", [], []),
 }

@@ -1,0 +1,1 @@
+"""Benchmark scripts (run as files: `.venv/bin/python bench/<name>.py`)."""
