@@ -15,6 +15,7 @@ from app.config import Settings
 from app.errors import declare_error_answers, install_error_handlers
 from app.escalation.engine import EscalationEngine
 from app.escalation.grouping import IncidentDesk
+from app.escalation.page_reports import IncidentPageReports
 from app.heartbeats import router as heartbeat_router
 from app.heartbeats.watch import Watch
 from app.ingest import router as ingest_router
@@ -120,12 +121,14 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
     if settings.is_sqlite:
         log.info("store: SQLite; run only one skillpager process on this file")
     channels = build_channels(settings)
+    page_reports = IncidentPageReports()
     sender = Sender(
         db,
         channels,
         clock=clock,
         rules=watcher.holder,
         throttle=SmsThrottle(settings.sms_interval, settings.sms_per_15min),
+        reports=page_reports,
         failpoint=settings.active_failpoint(),
     )
     http = httpx.AsyncClient(timeout=10, follow_redirects=False)
@@ -169,4 +172,5 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         ingest_limits=IngestLimiter(settings.ingest_rate_per_token),
         escalation=escalation,
         heartbeats=heartbeats,
+        page_reports=page_reports,
     )

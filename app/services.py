@@ -14,6 +14,7 @@ from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
 from app.paging.base import Channel
+from app.paging.outcomes import PageReports
 from app.rules_watch import RulesWatcher
 from app.store.database import Database
 from app.web.auth import TokenCache
@@ -38,3 +39,5 @@ class Services:
     ingest_limits: IngestLimiter
     escalation: EscalationEngine
     heartbeats: Watch
+    # What the sender and Twilio's status callbacks tell the incidents about their pages.
+    page_reports: PageReports

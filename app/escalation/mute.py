@@ -9,13 +9,13 @@ from sqlalchemy.engine import Connection
 from app.escalation.service import (
     Actor,
     Outcome,
-    cancel_pending_pages,
     load_incident,
     refused_resolved,
     update_incident,
 )
 from app.escalation.silences import Matcher, create_silence
 from app.escalation.timeline import record_event
+from app.paging.outbox import cancel_pending_pages
 from app.routing.rules import Rules
 from app.store.tables import Base
 

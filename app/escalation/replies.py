@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 
 from app.escalation import service
 from app.escalation.mute import mute
-from app.escalation.outbox import direct_row
 from app.escalation.service import Actor, Outcome
 from app.paging.base import PageKind
+from app.paging.outbox import enqueue
 from app.paging.replies import (
     Command,
     InboundReply,
@@ -26,6 +26,7 @@ from app.paging.replies import (
     refusal,
     should_answer_unparseable,
 )
+from app.paging.requests import direct_request
 from app.routing.rules import Rules
 from app.store.tables import Base
 from app.store.upsert import insert_ignore
@@ -227,16 +228,15 @@ def _tell_lead(conn: Connection, engineer: str, context: ReplyContext) -> None:
     if address is None or (lead == engineer and channel == "sms"):
         return
     text = f"skillpager: {engineer} replied STOP; SMS pages to them are off until they send START."
-    row = direct_row(
+    row = direct_request(
         lead,
         channel,
         address,
         kind=PageKind.NOTICE,
         text=text,
         title="SMS opt-out",
-        now=context.now,
     )
-    insert_ignore(conn, _pages, [row])
+    enqueue(conn, [row], now=context.now)
 
 
 def _count_bad_reply(conn: Connection, engineer: str, now: datetime) -> int:

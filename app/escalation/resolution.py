@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from app.escalation.outbox import page_rows
 from app.escalation.tick import unhealthy_channels, view_of
 from app.paging.base import PageKind
+from app.paging.outbox import enqueue
+from app.paging.requests import page_requests
 from app.routing.rules import Rules
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 _pages = Base.metadata.tables["pages"]
 _incidents = Base.metadata.tables["incidents"]
@@ -41,21 +41,23 @@ def notify_resolved(
     if not paged:
         return 0
     incident = conn.execute(select(_incidents).where(_incidents.c.id == incident_id)).one()
-    rows = page_rows(
+    rows = page_requests(
         rules,
         view_of(conn, incident),
         sorted(paged),
         kind=PageKind.RESOLVED_NOTE,
         position=(incident.cycle, 0, 0),
-        now=now,
         public_url=public_url,
         unhealthy=unhealthy_channels(conn),
     )
     messages = slack_messages(conn, incident_id)
-    for row in rows:
-        if row["channel"] == "slack" and row["engineer"] in messages:
-            row["payload"] = {**row["payload"], "update": messages[row["engineer"]]}
-    return len(insert_ignore(conn, _pages, rows))
+    rows = [
+        row.amended(update=messages[row.engineer])
+        if row.channel == "slack" and row.engineer in messages
+        else row
+        for row in rows
+    ]
+    return len(enqueue(conn, rows, now=now))
 
 
 def slack_messages(conn: Connection, incident_id: int) -> dict[str, str]:

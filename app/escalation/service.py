@@ -14,19 +14,18 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.errors import NotFound
-from app.escalation.outbox import page_rows
 from app.escalation.release import release_dependents
 from app.escalation.resolution import notify_resolved
 from app.escalation.tick import unhealthy_channels, view_of
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
+from app.paging.outbox import cancel_pending_pages, enqueue
+from app.paging.requests import page_requests
 from app.routing.rules import Rules
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 _incidents = Base.metadata.tables["incidents"]
 _alerts = Base.metadata.tables["alerts"]
-_pages = Base.metadata.tables["pages"]
 _OPEN = ("triggered", "acknowledged", "snoozed")
 
 
@@ -195,19 +194,17 @@ def hand_over(
         next_action_at=now + timedelta(seconds=timeout),
     )
     cancel_pending_pages(conn, incident.id)
-    rows = page_rows(
+    rows = page_requests(
         rules,
         view_of(conn, load_incident(conn, incident.id)),
         [to],
         kind=PageKind.PAGE,
         position=(cycle, -1, 0),
-        now=now,
         public_url=public_url,
         unhealthy=unhealthy_channels(conn),
     )
-    for row in rows:
-        row["payload"] = {**row["payload"], "why": f"handed over from {actor.engineer}"}
-    paged = len(insert_ignore(conn, _pages, rows))
+    rows = [row.amended(why=f"handed over from {actor.engineer}") for row in rows]
+    paged = len(enqueue(conn, rows, now=now))
     _log(conn, incident.id, now, "handover", actor, note or f"from {actor.engineer} to {to}")
     return Outcome(incident.id, "triggered", changed=True, paged=paged)
 
@@ -239,19 +236,6 @@ def refused(incident: Any, why: str) -> Outcome:
 def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
     """Set columns of one incident."""
     conn.execute(update(_incidents).where(_incidents.c.id == incident_id).values(**values))
-
-
-def cancel_pending_pages(conn: Connection, incident_id: int) -> None:
-    """Nobody is paged after an ack: drop pages not yet handed to a provider."""
-    conn.execute(
-        update(_pages)
-        .where(
-            _pages.c.incident_id == incident_id,
-            _pages.c.status == "pending",
-            _pages.c.kind.in_((PageKind.PAGE.value, PageKind.BUNDLE.value)),
-        )
-        .values(status="cancelled", last_error="incident no longer triggered")
-    )
 
 
 ACTIONS = ("ack", "resolve", "escalate", "snooze", "handover")

@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.escalation.opening import OpenIncident, incident_of
-from app.escalation.outbox import IncidentView
 from app.escalation.timeline import record_event
+from app.paging.requests import IncidentView
 from app.routing.rules import Rules
 from app.store.alert_rows import AlertRow
 from app.store.tables import Base

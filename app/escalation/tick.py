@@ -5,23 +5,23 @@ LOCKED, so replicas split the work and never run one step twice), writes the ste
 the outbox and moves `next_action_at` on — all in one transaction.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.escalation.holds import HoldCheck, hold_if_quiet
-from app.escalation.outbox import IncidentView, page_rows
 from app.escalation.policy import Ladder, plan_step
 from app.escalation.silences import ActiveSilence, active_silences
 from app.escalation.storm import with_storm_note
 from app.escalation.timeline import record_event
 from app.paging.base import PageKind
+from app.paging.outbox import enqueue
+from app.paging.requests import IncidentView, page_requests
 from app.routing.decision import Action, route
 from app.routing.rules import Rules
 from app.store.alert_rows import AlertRow
@@ -30,7 +30,6 @@ from app.store.upsert import claim
 
 _incidents = Base.metadata.tables["incidents"]
 _alerts = Base.metadata.tables["alerts"]
-_pages = Base.metadata.tables["pages"]
 _states = Base.metadata.tables["engineer_states"]
 _BATCH = 200
 _SUPPRESSION = ("suppressed", "suppressed_by")
@@ -55,10 +54,6 @@ _RUNBOOK = (
     .order_by(_alerts.c.id)
     .limit(1)
 )
-_INSERT_PAGE = {
-    "postgresql": postgresql.insert(_pages).on_conflict_do_nothing().returning(_pages.c.id),
-    "sqlite": sqlite.insert(_pages).on_conflict_do_nothing().returning(_pages.c.id),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +132,16 @@ def _page_step(conn: Connection, incident: Any, context: TickContext) -> int:
     # Paging now ends a suppression (an escalation by hand pages a suppressed incident).
     flags = {k: v for k, v in (incident.flags or {}).items() if k not in _SUPPRESSION}
     view, storm_told = with_storm_note(view_of(conn, incident), flags)
-    rows = page_rows(
+    rows = page_requests(
         context.rules,
         view,
         plan.engineers,
         kind=PageKind.PAGE,
         position=(incident.cycle, plan.step, plan.round),
-        now=context.now,
         public_url=context.public_url,
         unhealthy=context.unhealthy,
     )
-    written = insert_pages(conn, rows)
+    written = enqueue(conn, rows, now=context.now)
     if storm_told and written:
         flags["storm_said"] = True
     if plan.exhausted:
@@ -200,17 +194,16 @@ def _remind_or_retrigger(conn: Connection, incident: Any, context: TickContext) 
     flags = dict(incident.flags or {})
     if flags.get("reminded_at") is None and incident.acknowledged_by:
         view, storm_told = with_storm_note(view_of(conn, incident), flags)
-        rows = page_rows(
+        rows = page_requests(
             context.rules,
             view,
             [incident.acknowledged_by],
             kind=PageKind.REMINDER,
             position=(incident.cycle, -1, flags.get("reminders", 0)),
-            now=context.now,
             public_url=context.public_url,
             unhealthy=context.unhealthy,
         )
-        written = insert_pages(conn, rows)
+        written = enqueue(conn, rows, now=context.now)
         flags |= {
             "reminded_at": context.now.isoformat(),
             "reminders": flags.get("reminders", 0) + 1,
@@ -249,14 +242,6 @@ def _retrigger(conn: Connection, incident: Any, now: datetime, why: str) -> Any:
     )
     record_event(conn, incident.id, now, kind="retriggered", note=why)
     return conn.execute(_INCIDENT, {"incident": incident.id}).one()
-
-
-def insert_pages(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert outbox rows, skipping any whose page (unique key) exists; ids of those inserted."""
-    # insert_ignore's work, with one statement built once instead of one per row.
-    statement = _INSERT_PAGE[conn.dialect.name]
-    inserted = (conn.execute(statement, row).scalar_one_or_none() for row in rows)
-    return [page_id for page_id in inserted if page_id is not None]
 
 
 def view_of(conn: Connection, incident: Any) -> IncidentView:
