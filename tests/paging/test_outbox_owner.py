@@ -3,8 +3,8 @@ a page once however often it is asked (the unique key is the exactly-once promis
 
 import ast
 import re
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,16 +27,31 @@ _incidents = Base.metadata.tables["incidents"]
 _WRITES = {"insert", "update", "delete"}
 # Helpers that write whichever table they are given.
 _TABLE_WRITERS = {"insert_ignore", "insert_returning_ids", "bulk_insert", "bulk_update"}
-_RAW_SQL = re.compile(r"\b(insert\s+(or\s+\w+\s+)?into|update|delete\s+from)\s+\"?pages\b", re.I)
 
 
-def _is_pages_table(node: ast.AST, aliases: set[str]) -> bool:
-    """`tables["pages"]`, the ORM class `Page` (or its table), or a name bound to one."""
-    if isinstance(node, ast.Subscript):
-        return isinstance(node.slice, ast.Constant) and node.slice.value == "pages"
-    if isinstance(node, ast.Attribute) and node.attr == "__table__":
-        return _is_pages_table(node.value, aliases)
-    return isinstance(node, ast.Name) and (node.id == "Page" or node.id in aliases)
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table as code names it: `tables["<name>"]`, or its ORM class."""
+
+    name: str
+    orm: str
+
+    def named_by(self, node: ast.AST, aliases: set[str]) -> bool:
+        """`tables["pages"]`, the ORM class `Page` (or its table), or a name bound to one."""
+        if isinstance(node, ast.Subscript):
+            return isinstance(node.slice, ast.Constant) and node.slice.value == self.name
+        if isinstance(node, ast.Attribute) and node.attr == "__table__":
+            return self.named_by(node.value, aliases)
+        return isinstance(node, ast.Name) and (node.id == self.orm or node.id in aliases)
+
+    def raw_sql(self) -> re.Pattern[str]:
+        """INSERT / UPDATE / DELETE of the table in SQL text."""
+        verbs = r"(insert\s+(or\s+\w+\s+)?into|update|delete\s+from)"
+        return re.compile(rf"\b{verbs}\s+\"?{self.name}\b", re.IGNORECASE)
+
+
+PAGES = Table("pages", "Page")
+INCIDENTS = (Table("incidents", "Incident"), Table("incident_events", "IncidentEvent"))
 
 
 def _callee(call: ast.Call) -> str:
@@ -46,34 +61,34 @@ def _callee(call: ast.Call) -> str:
     return func.id if isinstance(func, ast.Name) else ""
 
 
-def page_writes(source: str) -> list[int]:
-    """Lines of `source` that write the pages table (SQLAlchemy Core, ORM, helpers, raw SQL)."""
+def writes(source: str, table: Table = PAGES) -> list[int]:
+    """Lines of `source` that write `table` (SQLAlchemy Core, ORM, helpers, raw SQL)."""
     tree = ast.parse(source)
     aliases = {
         target.id
         for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and _is_pages_table(node.value, set())
+        if isinstance(node, ast.Assign) and table.named_by(node.value, set())
         for target in node.targets
         if isinstance(target, ast.Name)
     }
-    return sorted(node.lineno for node in ast.walk(tree) if _writes_pages(node, aliases))
+    return sorted(node.lineno for node in ast.walk(tree) if _writes(node, table, aliases))
 
 
-def _writes_pages(node: ast.AST, aliases: set[str]) -> bool:
+def _writes(node: ast.AST, table: Table, aliases: set[str]) -> bool:
     if isinstance(node, ast.Constant):
-        return isinstance(node.value, str) and _RAW_SQL.search(node.value) is not None
+        return isinstance(node.value, str) and table.raw_sql().search(node.value) is not None
     if not isinstance(node, ast.Call):
         return False
     name, args = _callee(node), [*node.args, *(k.value for k in node.keywords)]
     if name in _WRITES:
-        return bool(args) and _is_pages_table(args[0], aliases)
+        return bool(args) and table.named_by(args[0], aliases)
     if name in _TABLE_WRITERS:
-        return any(_is_pages_table(arg, aliases) for arg in args)
-    return name == "Page"  # an ORM row, to add to a session
+        return any(table.named_by(arg, aliases) for arg in args)
+    return name == table.orm  # an ORM row, to add to a session
 
 
-def _modules() -> Iterator[Path]:
-    yield from sorted(APP.rglob("*.py"))
+def _modules(folder: Path = APP) -> list[Path]:
+    return sorted(folder.rglob("*.py"))
 
 
 def test_only_the_outbox_writes_page_rows() -> None:
@@ -81,13 +96,30 @@ def test_only_the_outbox_writes_page_rows() -> None:
         f"{path.relative_to(APP.parent)}:{line}"
         for path in _modules()
         if path != OWNER
-        for line in page_writes(path.read_text())
+        for line in writes(path.read_text())
     }
     assert writers == set(), "write page rows through app/paging/outbox.py"
 
 
+def test_paging_never_writes_incidents() -> None:
+    # It reports outcomes through outcomes.PageReports; the incident core acts on them.
+    writers = {
+        f"{path.relative_to(APP.parent)}:{line}"
+        for path in _modules(APP / "paging")
+        for table in INCIDENTS
+        for line in writes(path.read_text(), table)
+    }
+    assert writers == set()
+    importers = [
+        path.name
+        for path in _modules(APP / "paging")
+        if re.search(r"^(from|import) app\.escalation", path.read_text(), re.MULTILINE)
+    ]
+    assert importers == []
+
+
 def test_the_scan_sees_every_way_of_writing_pages() -> None:
-    assert page_writes(OWNER.read_text()), "the outbox itself writes pages"
+    assert writes(OWNER.read_text()), "the outbox itself writes pages"
     samples = [
         '_p = Base.metadata.tables["pages"]\nconn.execute(update(_p).values(status="x"))',
         'conn.execute(insert(tables["pages"]), row)',
@@ -97,9 +129,10 @@ def test_the_scan_sees_every_way_of_writing_pages() -> None:
         "conn.exec_driver_sql('DELETE FROM pages WHERE id = 1')",
         "conn.exec_driver_sql('INSERT OR IGNORE INTO pages (id) VALUES (1)')",
     ]
-    assert [bool(page_writes(sample)) for sample in samples] == [True] * len(samples)
+    assert [bool(writes(sample)) for sample in samples] == [True] * len(samples)
     reads = 'p = tables["pages"]\nselect(p).where(p.c.id == 1)\nupdate(tables["incidents"])'
-    assert page_writes(reads) == []
+    assert writes(reads) == []
+    assert writes(reads, INCIDENTS[0]) == [3]
 
 
 @pytest.fixture
