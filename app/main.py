@@ -28,6 +28,7 @@ from app.config import Settings
 from app.escalation.engine import EscalationEngine
 from app.heartbeats.watch import Watch
 from app.incidents.desk import IncidentDesk
+from app.incidents.page_reports import IncidentPageReports
 from app.ingest.limits import IngestLimiter
 from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
@@ -140,12 +141,14 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
     if settings.is_sqlite:
         log.info("store: SQLite; run only one skillpager process on this file")
     channels = build_channels(settings)
+    page_reports = IncidentPageReports()
     sender = Sender(
         db,
         channels,
         clock=clock,
         rules=watcher.holder,
         throttle=SmsThrottle(settings.sms_interval, settings.sms_per_15min),
+        reports=page_reports,
         failpoint=settings.active_failpoint(),
     )
     http = httpx.AsyncClient(timeout=10, follow_redirects=False)
@@ -189,4 +192,5 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         ingest_limits=IngestLimiter(settings.ingest_rate_per_token),
         escalation=escalation,
         heartbeats=heartbeats,
+        page_reports=page_reports,
     )

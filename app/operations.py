@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from app.clock import SystemClock, as_utc
 from app.config import Settings
 from app.core.alert import ParsedAlert
-from app.escalation.outbox import channels_for, contact_check_rows
 from app.incidents.desk import IncidentDesk
+from app.incidents.page_reports import IncidentPageReports
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.registry import parser_for
 from app.ingest.writer import Submission, Writer
@@ -25,6 +25,8 @@ from app.metrics import Metrics
 from app.paging.base import ChannelError, mask_phone
 from app.paging.channels import build_channels
 from app.paging.log_channel import LogChannel
+from app.paging.outbox import enqueue
+from app.paging.requests import channels_for, contact_checks
 from app.paging.sender import Sender
 from app.paging.throttle import SmsThrottle
 from app.routing.decision import route
@@ -34,7 +36,6 @@ from app.routing.report import format_decision
 from app.routing.schema import Channel
 from app.store.database import Database
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 _raw_events = Base.metadata.tables["raw_events"]
 _pages = Base.metadata.tables["pages"]
@@ -179,15 +180,23 @@ async def page_test(
         print(f"no engineer {engineer!r} in {settings.rules_dir}{suffix}", file=sys.stderr)
         return 2
     wanted = [Channel(channel)] if channel else channels_for(person, ())
-    rows = contact_check_rows(engineer, person, wanted, clock.now())
-    if not rows:
+    checks = contact_checks(engineer, person, wanted)
+    if not checks:
         print(f"{engineer} has no contact for {channel or 'any channel'}", file=sys.stderr)
         return 1
     db = Database(settings.database_url)
     channels = build_channels(settings)
     try:
-        ids = await db.transaction(lambda conn: insert_ignore(conn, _pages, rows))
-        sender = Sender(db, channels, clock=clock, rules=holder, throttle=SmsThrottle.off())
+        now = clock.now()
+        ids = await db.transaction(lambda conn: enqueue(conn, checks, now=now))
+        sender = Sender(
+            db,
+            channels,
+            clock=clock,
+            rules=holder,
+            throttle=SmsThrottle.off(),
+            reports=IncidentPageReports(),
+        )
         await sender.run_once()
         results = await db.transaction(lambda conn: _page_results(conn, ids))
         for row in results:

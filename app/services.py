@@ -20,6 +20,7 @@ from app.ingest.sns_certs import SnsCertStore
 from app.ingest.writer import Writer
 from app.metrics import Metrics
 from app.paging.base import Channel
+from app.paging.outcomes import PageReports
 from app.rules_watch import RulesWatcher
 from app.store.database import Database
 
@@ -43,6 +44,8 @@ class Services:
     ingest_limits: IngestLimiter
     escalation: EscalationEngine
     heartbeats: Watch
+    # What the sender and Twilio's status callbacks tell the incidents about their pages.
+    page_reports: PageReports
 
     def act(self, action: IncidentAction, who: Who) -> Callable[[Connection], Outcome]:
         """The unit of work of one action on an incident, with the rules in force now."""

@@ -2,12 +2,10 @@
 
 import logging
 from functools import partial
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from app.bodies import read_body
@@ -17,8 +15,9 @@ from app.escalation.replies import ReplyContext, engineer_by_phone, handle_sms
 from app.ids import strict_id
 from app.incidents.actions import IncidentAction
 from app.incidents.transitions import Who
+from app.paging import outbox
 from app.paging.base import mask_phone
-from app.paging.outcomes import fail_page
+from app.paging.outcomes import record_receipt
 from app.paging.receipts import Answer, act_once
 from app.paging.replies import twiml_message
 from app.paging.signatures import twilio_url, verify_twilio
@@ -28,19 +27,14 @@ from app.paging.voice import (
     say_and_hang_up,
     voice_action,
 )
-from app.routing.rules import Rules
 from app.services import Services
-from app.store.tables import Base
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["providers"])
-_pages = Base.metadata.tables["pages"]
 _FORM: dict[str, object] = {
     "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {}}}}
 }
-_FAILED = {"failed", "undelivered"}
 _XML = "application/xml"
-_CALL_FAILED = {"busy", "no-answer", "failed", "canceled"}
 
 
 async def verified_form(request: Request) -> list[tuple[str, str]]:
@@ -69,37 +63,22 @@ async def message_status(request: Request) -> Response:
     fields = dict(await verified_form(request))
     sid = fields.get("MessageSid") or fields.get("CallSid") or ""
     status = (fields.get("MessageStatus") or fields.get("CallStatus") or "").lower()
-    work = partial(
-        _apply_status,
-        sid=sid,
-        status=status,
-        error=fields.get("ErrorCode"),
-        rules=services.rules.holder.rules,
-        services=services,
-    )
+    rules = services.rules.holder.rules
+
+    def work(conn: Connection) -> bool:
+        return record_receipt(
+            conn,
+            provider_id=sid,
+            status=status,
+            error=fields.get("ErrorCode"),
+            now=services.clock.now(),
+            rules=rules,
+            reports=services.page_reports,
+        )
+
     if await services.db.transaction(work):
         services.escalation.kick()
     return Response(status_code=204)
-
-
-def _apply_status(
-    conn: Connection, *, sid: str, status: str, error: str | None, rules: Rules, services: Services
-) -> bool:
-    page: Any = conn.execute(select(_pages).where(_pages.c.provider_id == sid)).first()
-    if page is None or page.status in ("failed", "delivered"):
-        return False
-    now = services.clock.now()
-    if status == "delivered":
-        conn.execute(
-            update(_pages)
-            .where(_pages.c.id == page.id)
-            .values(status="delivered", delivered_at=now)
-        )
-        return False
-    if status in _FAILED or status in _CALL_FAILED:
-        fail_page(conn, page, f"twilio {status}" + (f" ({error})" if error else ""), now, rules)
-        return True
-    return False
 
 
 @router.post("/twilio/sms", openapi_extra=_FORM)
@@ -182,9 +161,7 @@ router.add_api_route(
 def _voice_act(
     conn: Connection, *, incident_id: int, page_id: int, action: ActionKind, services: Services
 ) -> str | None:
-    page = conn.execute(
-        select(_pages).where(_pages.c.id == page_id, _pages.c.incident_id == incident_id)
-    ).first()
+    page = outbox.of_incident(conn, page_id, incident_id)
     if page is None:
         return "Sorry, this call does not match an incident."
     act = services.act(IncidentAction(action, incident_id), Who(page.engineer, "voice"))

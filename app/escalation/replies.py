@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from app.core.incident import ActionKind
-from app.escalation.outbox import direct_row
 from app.incidents import store
 from app.incidents.actions import ActionContext, IncidentAction, perform
 from app.incidents.transitions import Who
 from app.paging.base import PageKind
+from app.paging.outbox import enqueue
 from app.paging.replies import (
     Command,
     InboundReply,
@@ -26,10 +26,10 @@ from app.paging.replies import (
     refusal,
     should_answer_unparseable,
 )
+from app.paging.requests import direct_request
 from app.routing.rules import Rules
 from app.store import engineer_states
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 _pages = Base.metadata.tables["pages"]
 # The SMS grammar's incident commands, as the actions they ask for.
@@ -184,13 +184,12 @@ def _tell_lead(conn: Connection, engineer: str, context: ReplyContext) -> None:
     if address is None or (lead == engineer and channel == "sms"):
         return
     text = f"skillpager: {engineer} replied STOP; SMS pages to them are off until they send START."
-    row = direct_row(
+    row = direct_request(
         lead,
         channel,
         address,
         kind=PageKind.NOTICE,
         text=text,
         title="SMS opt-out",
-        now=context.now,
     )
-    insert_ignore(conn, _pages, [row])
+    enqueue(conn, [row], now=context.now)

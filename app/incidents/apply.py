@@ -29,7 +29,7 @@ def apply(effects: Effects, before: Incident, change: Change) -> Applied:
     after = change.incident
     conn = effects.conn
     if change.cancel_pending:
-        outbox.cancel_pending(conn, after.id)
+        outbox.cancel_pending_pages(conn, after.id)
     pages = 0
     for order in change.orders:
         written = notify.enqueue_order(effects, after, order)

@@ -13,11 +13,11 @@ from functools import cached_property
 from sqlalchemy.engine import Connection
 
 from app.core.incident import EventKind
-from app.escalation.outbox import IncidentView, page_rows
 from app.incidents.model import Event, Incident
 from app.incidents.transitions import PageOrder
 from app.paging import outbox
 from app.paging.base import PageKind
+from app.paging.requests import IncidentView, page_requests
 from app.routing.rules import Rules
 from app.store import alert_queries, engineer_states
 
@@ -56,52 +56,49 @@ def view_of(conn: Connection, incident: Incident) -> IncidentView:
         customer=incident.customer,
         system=incident.system,
         summary=incident.summary,
-        decision=incident.decision_json,
+        decision=incident.decision,
         runbook_url=alert_queries.runbook_of(conn, incident.id),
         resolved_by=incident.resolved_by,
     )
 
 
 def enqueue_order(effects: Effects, incident: Incident, order: PageOrder) -> int:
-    """Write the pages of one order; how many rows were new."""
+    """Write the pages of one order; how many were new."""
     view = view_of(effects.conn, incident)
     if order.storm_note is not None:
         view = replace(view, summary=f"{order.storm_note}. {view.summary}")
-    rows = page_rows(
+    requests = page_requests(
         effects.rules,
         view,
         order.engineers,
         kind=order.kind,
         position=order.position,
-        now=effects.now,
         public_url=effects.public_url,
         unhealthy=effects.unhealthy,
     )
     if order.why is not None:
-        for row in rows:
-            row["payload"] = {**row["payload"], "why": order.why}
-    return len(outbox.insert_pages(effects.conn, rows))
+        requests = [request.amended(why=order.why) for request in requests]
+    return len(outbox.enqueue(effects.conn, requests, now=effects.now))
 
 
 def tell_resolved(effects: Effects, incident: Incident) -> int:
     """Queue a resolved note for every engineer who was paged, except on a channel whose
     message is restated instead (Slack); returns how many rows."""
     paged = outbox.engineers_paged(effects.conn, incident.id)
-    shown = {engineer for engineer, _, _ in outbox.messages_of(effects.conn, incident.id)}
     if not paged:
         return 0
-    rows = page_rows(
+    shown = {(u.engineer, u.channel) for u in outbox.messages_of(effects.conn, incident.id)}
+    requests = page_requests(
         effects.rules,
         view_of(effects.conn, incident),
         sorted(paged),
         kind=PageKind.RESOLVED_NOTE,
         position=(incident.cycle, 0, 0),
-        now=effects.now,
         public_url=effects.public_url,
         unhealthy=effects.unhealthy,
     )
-    rows = [row for row in rows if not (row["channel"] == "slack" and row["engineer"] in shown)]
-    return len(outbox.insert_pages(effects.conn, rows))
+    notes = [r for r in requests if (r.engineer, r.channel) not in shown]
+    return len(outbox.enqueue(effects.conn, notes, now=effects.now))
 
 
 def status_line(rules: Rules, events: tuple[Event, ...], now: datetime) -> str:
@@ -120,15 +117,9 @@ def status_line(rules: Rules, events: tuple[Event, ...], now: datetime) -> str:
 
 def restate(effects: Effects, incident: Incident, events: tuple[Event, ...]) -> int:
     """Bring every message that shows the incident up to date; how many updates queued."""
-    messages = outbox.messages_of(effects.conn, incident.id)
-    if not messages:
-        return 0
-    return outbox.enqueue_updates(
-        effects.conn,
-        incident_id=incident.id,
-        cycle=incident.cycle,
-        messages=messages,
-        status=status_line(effects.rules, events, effects.now),
-        state=incident.state.value,
-        now=effects.now,
-    )
+    status = status_line(effects.rules, events, effects.now)
+    updates = [
+        replace(update.amended(state=incident.state.value, status=status), text=status)
+        for update in outbox.messages_of(effects.conn, incident.id)
+    ]
+    return outbox.enqueue_updates(effects.conn, updates, cycle=incident.cycle, now=effects.now)

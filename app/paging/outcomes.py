@@ -2,22 +2,24 @@
 
 Runs inside the transaction of whoever learned the result (the sender, or Twilio's status
 callback). A failed channel falls back at once to the engineer's unlisted contacts; when every
-channel of theirs has failed, the incident records it and its ladder moves on at once.
+channel of theirs has failed, the incident core hears it through `PageReports` (and moves its
+ladder on at once). Paging writes page rows through the outbox and never writes incidents.
 """
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
-from app.escalation.outbox import address_of, fallback_channels
-from app.escalation.timeline import record_event
 from app.heartbeats.providers import note_provider_error
+from app.paging import outbox
 from app.paging.base import ChannelError, PageKind
+from app.paging.requests import fallbacks
 from app.routing.rules import Rules
 from app.store.tables import Base
 from app.store.upsert import insert_ignore
@@ -28,10 +30,40 @@ log = logging.getLogger(__name__)
 # a provider outage of a few minutes delays pages but loses none.
 RETRY_WINDOW = timedelta(minutes=15)
 _BAD_NUMBER = ("21211", "21614")  # Twilio: invalid number, not a mobile number
-_pages = Base.metadata.tables["pages"]
-_incidents = Base.metadata.tables["incidents"]
 _states = Base.metadata.tables["engineer_states"]
-_SET_PAGE = update(_pages).where(_pages.c.id == bindparam("page"))  # built once: a hot path
+# Twilio delivery receipts (messages, then calls) that fail a page.
+_FAILED = frozenset({"failed", "undelivered", "busy", "no-answer", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class FellBack:
+    """A page to `engineer` failed on `channel` and is sent again on the channels `to`."""
+
+    incident_id: int
+    engineer: str
+    channel: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Every channel of `engineer` failed for a page of the incident (`channel` failed last)."""
+
+    incident_id: int
+    engineer: str
+    channel: str
+    kind: PageKind
+    cycle: int
+
+
+PageOutcome = FellBack | Unreachable
+
+
+class PageReports(Protocol):
+    """How paging tells the incident core what became of an incident's page."""
+
+    def report(self, conn: Connection, outcome: PageOutcome, now: datetime) -> None:
+        """Record `outcome` on its incident, in `conn`'s transaction."""
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -47,33 +79,54 @@ def will_retry(error: ChannelError, page: Any, now: datetime) -> bool:
     return error.retryable and now - as_utc(page.created_at) < RETRY_WINDOW
 
 
-def record_sent(conn: Connection, page_id: int, provider_id: str, now: datetime) -> None:
-    """The provider accepted the page."""
-    values = {"status": "sent", "sent_at": now, "provider_id": provider_id, "last_error": None}
-    conn.execute(_SET_PAGE, {"page": page_id, **values})
-
-
 def record_error(
-    conn: Connection, page: Any, error: ChannelError, now: datetime, rules: Rules
+    conn: Connection,
+    page: Any,
+    error: ChannelError,
+    now: datetime,
+    *,
+    rules: Rules,
+    reports: PageReports,
 ) -> None:
     """Retry a retryable failure later; fail a permanent one (and fall back)."""
     note_provider_error(conn, channel=page.channel, page_id=page.id, error=error, now=now)
     if will_retry(error, page, now):
-        conn.execute(
-            update(_pages)
-            .where(_pages.c.id == page.id)
-            .values(
-                status="pending",
-                next_attempt_at=now + backoff(page.attempts, error.retry_after),
-                last_error=f"{error.code}: {error.message}"[:500],
-            )
-        )
+        at = now + backoff(page.attempts, error.retry_after)
+        outbox.retry_later(conn, page.id, at, f"{error.code}: {error.message}")
         return
     if error.contact_unhealthy:
         mark_unhealthy(conn, page.engineer, page.channel, error.code, now)
     if error.config_error:
         log.error("%s is misconfigured (%s); check its settings", page.channel, error.code)
-    fail_page(conn, page, f"{error.code}: {error.message}", now, rules)
+    fail_page(conn, page, f"{error.code}: {error.message}", now, rules=rules, reports=reports)
+
+
+def record_receipt(
+    conn: Connection,
+    *,
+    provider_id: str,
+    status: str,
+    error: str | None,
+    now: datetime,
+    rules: Rules,
+    reports: PageReports,
+) -> bool:
+    """A provider's delivery receipt (Twilio `MessageStatus` or `CallStatus`) for a page.
+
+    `delivered` is recorded; a failure fails the page at once (and falls back). True when it
+    failed one: its fallbacks, or the ladder's next step, are due now.
+    """
+    page = outbox.by_provider_id(conn, provider_id)
+    if page is None or page.status in ("failed", "delivered"):
+        return False
+    if status == "delivered":
+        outbox.record_delivered(conn, page.id, now)
+        return False
+    if status not in _FAILED:
+        return False
+    reason = f"twilio {status}" + (f" ({error})" if error else "")
+    fail_page(conn, page, reason, now, rules=rules, reports=reports)
+    return True
 
 
 def mark_unhealthy(
@@ -88,99 +141,24 @@ def mark_unhealthy(
     conn.execute(update(_states).where(_states.c.engineer == engineer).values(**values))
 
 
-def fail_page(conn: Connection, page: Any, reason: str, now: datetime, rules: Rules) -> None:
-    """Mark a page failed; fall back to unlisted contacts, or let the ladder move on."""
-    conn.execute(
-        update(_pages)
-        .where(_pages.c.id == page.id)
-        .values(status="failed", last_error=reason[:500])
-    )
+def fail_page(
+    conn: Connection, page: Any, reason: str, now: datetime, *, rules: Rules, reports: PageReports
+) -> None:
+    """Mark a page failed; fall back to unlisted contacts, or report the engineer unreachable."""
+    outbox.record_failed(conn, page.id, reason)
     if page.incident_id is None or page.kind == PageKind.UPDATE.value:
         return  # an update that failed leaves a stale message: nothing to fall back to
-    siblings = (
-        conn.execute(
-            select(_pages.c.channel, _pages.c.status).where(
-                _pages.c.incident_id == page.incident_id,
-                _pages.c.cycle == page.cycle,
-                _pages.c.step == page.step,
-                _pages.c.round == page.round,
-                _pages.c.engineer == page.engineer,
-                _pages.c.kind == page.kind,
-            )
-        )
-    ).all()
+    siblings = outbox.same_step(conn, page)
     tried = {s.channel for s in siblings}
     if reason.startswith(_BAD_NUMBER):
         tried.add("voice")  # the number itself is wrong: calling it fails too
-    if _fall_back(conn, page, tried, now, rules):
-        return
-    if all(s.status == "failed" or s.channel == page.channel for s in siblings):
-        _all_channels_failed(conn, page, now)
-
-
-def _fall_back(conn: Connection, page: Any, tried: set[str], now: datetime, rules: Rules) -> bool:
     engineer = rules.engineers.get(page.engineer)
-    if engineer is None:
-        return False
-    rows = []
-    critical = (page.payload or {}).get("severity") == "critical"
-    for channel in fallback_channels(engineer, tried=tried, critical=critical):
-        address = address_of(engineer, channel)
-        if address is None:
-            continue
-        rows.append(
-            {
-                "incident_id": page.incident_id,
-                "engineer": page.engineer,
-                "channel": channel.value,
-                "address": address,
-                "kind": page.kind,
-                "cycle": page.cycle,
-                "step": page.step,
-                "round": page.round,
-                "text": page.text,
-                "payload": page.payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "fallback_of": page.id,
-            }
+    requests = fallbacks(page, engineer, tried) if engineer is not None else []
+    if outbox.enqueue(conn, requests, now=now):
+        to = tuple(r.channel for r in requests)
+        reports.report(conn, FellBack(page.incident_id, page.engineer, page.channel, to), now)
+    elif all(s.status == "failed" or s.channel == page.channel for s in siblings):
+        outcome = Unreachable(
+            page.incident_id, page.engineer, page.channel, PageKind(page.kind), page.cycle
         )
-    inserted = insert_ignore(conn, _pages, rows)
-    if inserted:
-        record_event(
-            conn,
-            page.incident_id,
-            now,
-            kind="fallback",
-            actor=page.engineer,
-            channel=page.channel,
-            note=f"{page.channel} failed; falling back to {', '.join(r['channel'] for r in rows)}",
-        )
-    return bool(inserted)
-
-
-def _all_channels_failed(conn: Connection, page: Any, now: datetime) -> None:
-    record_event(
-        conn,
-        page.incident_id,
-        now,
-        kind="page_failed",
-        actor=page.engineer,
-        channel=page.channel,
-        note=f"could not reach {page.engineer} on any channel",
-    )
-    if page.kind != "page":
-        return
-    # The ladder moves on at once, if it is still at this page's cycle.
-    conn.execute(
-        update(_incidents)
-        .where(
-            _incidents.c.id == page.incident_id,
-            _incidents.c.state == "triggered",
-            _incidents.c.cycle == page.cycle,
-            _incidents.c.next_action_at > now,
-        )
-        .values(next_action_at=now)
-    )
+        reports.report(conn, outcome, now)

@@ -5,7 +5,7 @@ provider calls happen between them, so a slow provider never holds a database lo
 `sending` while its provider call is in flight; one found in `sending` after a crash is first
 looked up at the provider and re-sent only if the provider has no record of it; so is a send
 whose outcome is open (a timeout, a dropped connection, a 5xx), at once. Pages for an
-incident that is no longer triggered are cancelled (claims.py).
+incident that is no longer triggered are cancelled (outbox.claim_due).
 """
 
 import asyncio
@@ -16,23 +16,21 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock, as_utc
 from app.heartbeats.providers import note_provider_error
+from app.paging import outbox
 from app.paging.base import Channel, ChannelError, Delivery, PageKind
-from app.paging.claims import SendJob, carrier, claim_due, provider_text, update_pages
-from app.paging.outcomes import record_error, record_sent, will_retry
+from app.paging.claims import SendJob, provider_text
+from app.paging.outcomes import PageReports, record_error, will_retry
+from app.paging.requests import PagePayload
 from app.paging.throttle import SmsThrottle
 from app.routing.rules import Rules
 from app.store.database import Database
-from app.store.tables import Base
 
 log = logging.getLogger(__name__)
 
-_pages = Base.metadata.tables["pages"]
-_PAGES = select(_pages).where(_pages.c.id.in_(bindparam("ids", expanding=True)))
 # A row stuck in `sending` this long belongs to a process that died mid-send.
 STALE_SENDING = timedelta(seconds=60)
 # A provider's clock and ours may differ a little: look for a message from a bit earlier.
@@ -57,7 +55,8 @@ Result = Delivery | ChannelError | _Unsettled
 
 
 class Sender:
-    """Sends what the outbox holds, through the channel each row names."""
+    """Sends what the outbox holds, through the channel each row names; what came of an
+    incident's page is reported to `reports` (the incident core)."""
 
     def __init__(
         self,
@@ -67,6 +66,7 @@ class Sender:
         clock: Clock,
         rules: Any,
         throttle: SmsThrottle,
+        reports: PageReports,
         failpoint: str | None = None,
     ) -> None:
         self._db = db
@@ -74,6 +74,7 @@ class Sender:
         self._clock = clock
         self._rules = rules  # anything with `.rules` (the RulesHolder)
         self._throttle = throttle
+        self._reports = reports
         self._failpoint = failpoint
 
     async def run_once(self) -> int:
@@ -98,28 +99,32 @@ class Sender:
             )
         )
         done = self._clock.now()
-        rules: Rules = self._rules.rules
-        await self._db.transaction(lambda conn: _record(conn, jobs, results, done, rules))
+        record = partial(
+            _record,
+            jobs=jobs,
+            results=results,
+            now=done,
+            rules=self._rules.rules,
+            reports=self._reports,
+        )
+        await self._db.transaction(record)
         return sum(isinstance(result, ChannelError) for result in results)
 
     def claim(
         self, conn: Connection, now: datetime, *, incidents: Collection[int] | None = None
     ) -> list[SendJob]:
         """Claim due pages (of `incidents` only, if given) in `conn`'s transaction; see
-        `claims.claim_due`."""
-        return claim_due(conn, now, throttle=self._throttle, incidents=incidents)
+        `outbox.claim_due`."""
+        return outbox.claim_due(conn, now, throttle=self._throttle, incidents=incidents)
 
     async def recover(self, *, older_than: datetime) -> int:
         """Settle rows left `sending` by a dead process: sent if the provider has them."""
-        stuck = await self._db.transaction(
-            lambda conn: conn.execute(
-                select(_pages).where(_pages.c.status == "sending", _pages.c.claimed_at < older_than)
-            ).all()
-        )
+        stuck = await self._db.transaction(partial(outbox.stuck_sending, older_than=older_than))
         for row in stuck:
             # A lookup that fails here re-sends: better twice than never, after a crash.
             provider_id = await self._find_sent(row)
-            await self._db.transaction(partial(_settle, row=row, provider_id=provider_id))
+            settle = partial(outbox.settle_in_flight, row=row, provider_id=provider_id)
+            await self._db.transaction(settle)
         return len(stuck)
 
     async def _find_sent(self, row: Any) -> str | None:
@@ -158,7 +163,7 @@ class Sender:
         if channel is None:
             return None
         try:
-            owned = await self._db.transaction(partial(_provider_ids, address=address))
+            owned = await self._db.transaction(partial(outbox.provider_ids, address=address))
             found = await channel.find_sent(address, since, text, owned)
         except ChannelError as exc:
             log.warning("could not check page %s at the provider: %s", page_id, exc.code)
@@ -190,12 +195,14 @@ async def _deliver(channel: Channel, job: SendJob) -> Delivery:
 
 def _record(
     conn: Connection,
+    *,
     jobs: Sequence[SendJob],
     results: Sequence[Result],
     now: datetime,
     rules: Rules,
+    reports: PageReports,
 ) -> None:
-    fresh = {row.id: row for row in conn.execute(_PAGES, {"ids": [job.row.id for job in jobs]})}
+    fresh = outbox.rows_by_id(conn, [job.row.id for job in jobs])
     for job, result in zip(jobs, results, strict=True):
         row = fresh[job.row.id]
         if isinstance(result, _Unsettled):
@@ -207,45 +214,11 @@ def _record(
                 )
             continue
         if isinstance(result, Delivery):
-            record_sent(conn, row.id, result.provider_id, now)
-            update_pages(
-                conn, job.bundled, status="sent", sent_at=now, provider_id=result.provider_id
-            )
+            outbox.record_sent(conn, row.id, result.provider_id, now, bundled=job.bundled)
         else:
             # A failed bundle's other pages go back to the queue with it.
-            update_pages(conn, job.bundled, status="pending", provider_id=None)
-            record_error(conn, row, result, now, rules)
+            outbox.requeue(conn, job.bundled)
+            record_error(conn, row, result, now, rules=rules, reports=reports)
         retrying = isinstance(result, ChannelError) and will_retry(result, row, now)
-        if (row.payload or {}).get("secret") and not retrying:
-            update_pages(
-                conn, [row.id], text="(secret removed after sending)", payload={"secret": True}
-            )
-
-
-def _provider_ids(conn: Connection, *, address: str) -> set[str]:
-    """Provider ids already recorded for pages to `address` (so a lookup never reuses one)."""
-    found = conn.execute(
-        select(_pages.c.provider_id).where(
-            _pages.c.address == address, _pages.c.provider_id.is_not(None)
-        )
-    ).scalars()
-    return set(found)
-
-
-def _settle(conn: Connection, row: Any, provider_id: str | None) -> None:
-    passengers = (
-        conn.execute(
-            select(_pages.c.id).where(
-                _pages.c.status == "bundled", _pages.c.provider_id == carrier(row.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if provider_id is not None:
-        sent_at = as_utc(row.claimed_at)
-        record_sent(conn, row.id, provider_id, sent_at)
-        update_pages(conn, passengers, status="sent", sent_at=sent_at, provider_id=provider_id)
-    else:
-        update_pages(conn, [row.id], status="pending", last_error="re-sent after a crash")
-        update_pages(conn, passengers, status="pending", provider_id=None)
+        if PagePayload.from_json(row.payload).secret and not retrying:
+            outbox.forget_secret(conn, row.id)

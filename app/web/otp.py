@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from app.escalation.outbox import direct_row
 from app.paging.base import PageKind
+from app.paging.outbox import enqueue
+from app.paging.requests import PageRequest, direct_request
 from app.routing.rules import Rules
 from app.store.tables import Base
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
 _codes = Base.metadata.tables["sign_in_codes"]
-_pages = Base.metadata.tables["pages"]
 
 
 def code_hash(secret: bytes, engineer: str, code: str) -> str:
@@ -52,21 +52,20 @@ def issue_code(
             "used_at": None,
         },
     )
-    conn.execute(insert(_pages), _notice(engineer, person.phone, code, now))
+    enqueue(conn, [_notice(engineer, person.phone, code)], now=now)
     return True
 
 
-def _notice(engineer: str, phone: str, code: str, now: datetime) -> dict[str, object]:
+def _notice(engineer: str, phone: str, code: str) -> PageRequest:
     minutes = int(CODE_TTL.total_seconds() // 60)
     text = f"skillpager sign-in code: {code} (valid {minutes} min). Did not ask? Ignore this."
-    return direct_row(
+    return direct_request(
         engineer,
         "sms",
         phone,
         kind=PageKind.NOTICE,
         text=text,
         title="skillpager sign-in code",
-        now=now,
         secret=True,
     )
 

@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.escalation.outbox import channels_for, contact_check_rows
+from app.paging.outbox import enqueue
+from app.paging.requests import channels_for, contact_checks
 from app.routing.coverage import coverage
 from app.routing.rules import Rules
 from app.store import engineer_states
-from app.store.tables import Base, EngineerState
-from app.store.upsert import insert_ignore
+from app.store.tables import EngineerState
 from app.store.web_sessions import live_engineer_sessions, revoke_engineer_sessions
 from app.web import queries
 from app.web.access import Viewer, WebError, services_of, team, team_form
@@ -24,7 +24,6 @@ from app.web.render import page
 
 router = APIRouter(include_in_schema=False)
 TeamDep = Annotated[Viewer, Depends(team)]
-_pages = Base.metadata.tables["pages"]
 AWAY_CHOICES = {"0": None, "4": 4, "12": 12, "24": 24, "72": 72, "168": 168}
 
 
@@ -75,10 +74,11 @@ async def test_page(request: Request, engineer: str) -> Response:
     rules = services.rules.holder.rules
     _known(rules, engineer)
     person = rules.engineers[engineer]
-    rows = contact_check_rows(engineer, person, channels_for(person, ()), services.clock.now())
-    if not rows:
+    checks = contact_checks(engineer, person, channels_for(person, ()))
+    if not checks:
         raise WebError(409, f"{engineer} has no contact to test.")
-    await services.db.transaction(lambda conn: insert_ignore(conn, _pages, rows))
+    now = services.clock.now()
+    await services.db.transaction(lambda conn: enqueue(conn, checks, now=now))
     services.escalation.kick()
     return RedirectResponse(f"/people#person-{engineer}", 303)
 

@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.clock import FrozenClock
-from app.escalation.outbox import direct_row
 from app.paging.base import ChannelError, Delivery, OutboundPage, PageKind
+from app.paging.outbox import enqueue
+from app.paging.requests import direct_request
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 from tests.support.app import RunningApp, app_settings, running_app
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -106,10 +106,9 @@ async def test_an_opened_incident_is_paged_alone_and_claimed_before_its_send(
     await app.services.escalation.settle()
     # Work the full cycle would do and the express lane must not: cache's next step falls due
     # and a test page waits in the outbox.
-    test_page = direct_row(
-        "anna", "sms", ANNA, kind=PageKind.TEST, text="test", title="test", now=clock.now()
-    )
-    await app.services.db.transaction(lambda conn: insert_ignore(conn, _pages, [test_page]))
+    test_page = direct_request("anna", "sms", ANNA, kind=PageKind.TEST, text="test", title="test")
+    now = clock.now()
+    await app.services.db.transaction(lambda conn: enqueue(conn, [test_page], now=now))
     due_now = update(_incidents).where(_incidents.c.id == cache).values(next_action_at=START)
     await app.services.db.transaction(lambda conn: conn.execute(due_now))
 

@@ -3,20 +3,20 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.clock import FrozenClock
-from app.escalation.outbox import direct_row
+from app.escalation.page_reports import IncidentPageReports
 from app.paging.base import PageKind
 from app.paging.claims import PROCESS_ID
+from app.paging.outbox import enqueue
+from app.paging.requests import PageRequest, direct_request
 from app.paging.sender import Sender
 from app.paging.throttle import SmsThrottle
 from app.store.database import Database
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 BO = "+46702223344"
@@ -30,18 +30,27 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def note(text: str, **changes: Any) -> dict[str, Any]:
+def note(text: str) -> PageRequest:
     """A resolved note to bo by SMS (throttled like pages, bundled with none)."""
-    row = direct_row("bo", "sms", BO, kind=PageKind.RESOLVED_NOTE, text=text, title=text, now=START)
-    return row | changes
+    return direct_request("bo", "sms", BO, kind=PageKind.RESOLVED_NOTE, text=text, title=text)
+
+
+def sender_of(db: Database, throttle: SmsThrottle) -> Sender:
+    clock = FrozenClock(START)
+    reports = IncidentPageReports()
+    return Sender(db, {}, clock=clock, rules=None, throttle=throttle, reports=reports)
 
 
 async def test_an_sms_still_sending_holds_the_next_one_to_that_engineer(db: Database) -> None:
-    in_flight = note("first", status="sending", claimed_at=START - timedelta(seconds=10))
-    waiting = note("second")
-    await db.transaction(lambda conn: insert_ignore(conn, _pages, [in_flight, waiting]))
+    await db.transaction(lambda conn: enqueue(conn, [note("first"), note("second")], now=START))
+    in_flight = (
+        update(_pages)
+        .where(_pages.c.text == "first")
+        .values(status="sending", claimed_at=START - timedelta(seconds=10))
+    )
+    await db.transaction(lambda conn: conn.execute(in_flight))
     throttle = SmsThrottle(min_interval=timedelta(seconds=60), per_window=0)
-    sender = Sender(db, {}, clock=FrozenClock(START), rules=None, throttle=throttle)
+    sender = sender_of(db, throttle)
 
     jobs = await db.transaction(lambda conn: sender.claim(conn, START))
 
@@ -57,8 +66,8 @@ async def test_an_sms_still_sending_holds_the_next_one_to_that_engineer(db: Data
 async def test_a_claim_marks_its_rows_sending_with_what_the_provider_will_hold(
     db: Database,
 ) -> None:
-    await db.transaction(lambda conn: insert_ignore(conn, _pages, [note("hello")]))
-    sender = Sender(db, {}, clock=FrozenClock(START), rules=None, throttle=SmsThrottle.off())
+    await db.transaction(lambda conn: enqueue(conn, [note("hello")], now=START))
+    sender = sender_of(db, SmsThrottle.off())
 
     [job] = await db.transaction(lambda conn: sender.claim(conn, START))
 
