@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
@@ -21,8 +20,8 @@ from app.paging import outbox
 from app.paging.base import ChannelError, PageKind
 from app.paging.requests import fallbacks
 from app.routing.rules import Rules
+from app.store import engineer_states
 from app.store.tables import Base
-from app.store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def record_error(
         outbox.retry_later(conn, page.id, at, f"{error.code}: {error.message}")
         return
     if error.contact_unhealthy:
-        mark_unhealthy(conn, page.engineer, page.channel, error.code, now)
+        engineer_states.mark_unhealthy(conn, page.engineer, page.channel, error.code, now)
     if error.config_error:
         log.error("%s is misconfigured (%s); check its settings", page.channel, error.code)
     fail_page(conn, page, f"{error.code}: {error.message}", now, rules=rules, reports=reports)
@@ -127,18 +126,6 @@ def record_receipt(
     reason = f"twilio {status}" + (f" ({error})" if error else "")
     fail_page(conn, page, reason, now, rules=rules, reports=reports)
     return True
-
-
-def mark_unhealthy(
-    conn: Connection, engineer: str, channel: str, reason: str, now: datetime
-) -> None:
-    """Flag an engineer's channel as unable to receive (shown by `check` and the dashboard)."""
-    column = f"{channel}_unhealthy"
-    if column not in _states.c:
-        return
-    values = {column: reason[:200], "updated_at": now}
-    insert_ignore(conn, _states, [{"engineer": engineer, **values}])
-    conn.execute(update(_states).where(_states.c.engineer == engineer).values(**values))
 
 
 def fail_page(

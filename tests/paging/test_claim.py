@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.clock import FrozenClock
-from app.escalation.page_reports import IncidentPageReports
+from app.incidents.page_reports import IncidentPageReports
 from app.paging.base import PageKind
 from app.paging.claims import PROCESS_ID
 from app.paging.outbox import enqueue
