@@ -28,7 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,7 +274,7 @@ def _summary(phases: list[Phase], batches: list[int]) -> None:
     print("--- medians over rounds (ratio = skillpager / Alertmanager)")
     header = f"{'batch':>5}  {'figure':<12} {'Alertmanager':>14} {'skillpager':>14} {'ratio':>8}"
     print(header)
-    figures = (
+    figures: tuple[tuple[str, Callable[[Phase], float], str], ...] = (
         ("alerts/s", lambda p: p.alerts_per_s, "{:14,.0f}"),
         ("p50 ms", lambda p: p.p50_ms, "{:14.1f}"),
         ("p99 ms", lambda p: p.p99_ms, "{:14.1f}"),

@@ -127,7 +127,7 @@ class _Plan:
         self.now = now
         self.count = args.alerts
         self.start = now - timedelta(days=90)
-        self.step = timedelta(days=90) / args.alerts
+        self.step: timedelta = timedelta(days=90) / args.alerts
         self.systems = [*RULE_SYSTEMS, *(f"svc-{n}" for n in range(200))]
         self.rng = rng
         self.firing = {i for i in range(args.alerts) if rng.random() < args.firing_share}

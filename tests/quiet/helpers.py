@@ -17,8 +17,13 @@ QUIET_RULES = Path(__file__).parent / "rules_quiet"
 
 async def send(app: RunningApp, service: str, key: str, status: str = "firing") -> Any:
     """Post one generic alert of `service`; the 202 body (without waiting for the engine)."""
-    body = {"summary": f"{service} {key} {status}", "severity": "critical", "dedup_key": key}
-    body |= {"status": status, "labels": {"service": service}}
+    body = {
+        "summary": f"{service} {key} {status}",
+        "severity": "critical",
+        "dedup_key": key,
+        "status": status,
+        "labels": {"service": service},
+    }
     response = await app.client.post(
         "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
     )

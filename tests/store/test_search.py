@@ -156,7 +156,7 @@ async def _post(app: RunningApp, alerts: list[dict[str, Any]]) -> list[int]:
 
 async def _search(app: RunningApp, q: str, **params: Any) -> list[int]:
     ids: list[int] = []
-    cursor = None
+    cursor: str | None = None
     while True:
         extra = {"cursor": cursor} if cursor else {}
         answer = await app.client.get(
