@@ -35,8 +35,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import run_wrk  # noqa: E402 - needs the repo root on the path
-from bench.ingest import (  # noqa: E402
+from bench.common import run_wrk
+from bench.ingest import (
     LOOPBACK,
     TOKEN,
     _cli,

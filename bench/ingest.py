@@ -33,7 +33,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import run_wrk  # noqa: E402 - needs the repo root on the path
+from bench.common import run_wrk
 
 LOOPBACK = "127.0.0.1"
 TOKEN = "bench-webhook-token"  # noqa: S105 - a throwaway token for a loopback server

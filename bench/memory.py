@@ -42,13 +42,13 @@ from sqlalchemy.sql import Select
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.api.paging import page  # noqa: E402 - needs the repo root on the path
-from app.store.migrate import upgrade_to_head  # noqa: E402
-from app.store.search import searches  # noqa: E402
-from app.store.tables import Alert, Incident, Page  # noqa: E402
-from app.web.now import FULL_CARDS  # noqa: E402
-from app.web.queries import OPEN_STATES  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from app.api.paging import page
+from app.store.migrate import upgrade_to_head
+from app.store.search import searches
+from app.store.tables import Alert, Incident, Page
+from app.web.now import FULL_CARDS
+from app.web.queries import OPEN_STATES
+from tests.support.server import ServerProcess
 
 SOURCES = ("alertmanager", "grafana", "datadog", "cloudwatch", "azure", "gcp", "generic")
 RULE_SYSTEMS = ("payments-db", "acme-network", "acme-checkout", "globex-kafka", "globex-orders")
@@ -113,8 +113,7 @@ def _insert(
 ) -> int:
     names = [name.strip() for name in columns.split(",")]
     marks = ", ".join("?" for _ in names)
-    # Table and column names are this script's constants, never input.
-    statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+    statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our constants, never input
     cursor = db.executemany(statement, rows)
     return cursor.rowcount
 

@@ -8,6 +8,7 @@ import copy
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,14 +111,15 @@ def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str 
     return found
 
 
-def _replace(document: object, path: tuple[str | int, ...], new: object, delete: bool) -> None:
+def _replace(document: Any, path: tuple[str | int, ...], new: object, delete: bool) -> None:
+    # `document` is decoded JSON and `path` one of its `_paths`: each step indexes a dict or list.
     parent = document
     for step in path[:-1]:
-        parent = parent[step]  # type: ignore[index]
+        parent = parent[step]
     if delete:
-        del parent[path[-1]]  # type: ignore[attr-defined]
+        del parent[path[-1]]
     else:
-        parent[path[-1]] = new  # type: ignore[index]
+        parent[path[-1]] = new
 
 
 @st.composite

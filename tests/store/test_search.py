@@ -35,8 +35,7 @@ def _row(n: int) -> tuple[Any, ...]:
     return ("generic", key, "resolved", "info", summary, "{}", at, at, at, 1)
 
 
-# The test's own constant columns, never input.
-_INSERT = f"INSERT INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608
+_INSERT = f"INSERT INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608 - our constants, never input
 _INSERT_AT = _INSERT.replace("(source", "(id, source").replace("VALUES (", "VALUES (?, ")
 
 

@@ -61,7 +61,7 @@ def app_settings(database_url: str, **overrides: object) -> Settings:
         "tick_interval_s": 3600.0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # values of many types, pydantic checks them
 
 
 @asynccontextmanager
