@@ -2,7 +2,6 @@
 raises an incident for the lead, who gets it on the channel that still works (Slack); it
 resolves once a page goes out on the failing channel again."""
 
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -12,8 +11,8 @@ import pytest
 from app.clock import FrozenClock
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.heartbeats.conftest import RULES, cycle_at, incidents
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.heartbeats.support import RULES, cycle_at, incidents
+from tests.support.app import RunningApp, app_settings, post_generic, running_app
 
 ANNA_DM = SlackFake.dm_channel("U01ANNA")
 
@@ -47,10 +46,7 @@ async def fire(app: RunningApp, service: str) -> None:
         "dedup_key": service,
         "labels": {"service": service},
     }
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202, response.text
+    await post_generic(app, body)
     await app.services.escalation.settle()
 
 

@@ -12,7 +12,7 @@ from app.ingest.base import AlertStatus, ParsedAlert, Severity
 from app.paging.base import ChannelError
 from app.routing.decision import route
 from app.routing.loader import load_rules
-from tests.heartbeats.conftest import RULES
+from tests.heartbeats.support import RULES
 
 
 def rules_with(tmp_path: Path, systems: str) -> Path:
