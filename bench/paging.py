@@ -42,7 +42,7 @@ import httpx
 
 from tests.fakes import FakeResponse, RecordedRequest
 from tests.fakes.twilio_server import TwilioFake
-from tests.support.alertmanager import firing_alert, webhook_message
+from tests.support.alertmanager import service_down
 from tests.support.providers import twilio_env
 from tests.support.server import ServerProcess
 
@@ -107,10 +107,7 @@ def write_rules(directory: Path, systems: int) -> Path:
 def message(index: int) -> dict[str, object]:
     """An Alertmanager v4 body with one critical alert for system sNNNN."""
     name = f"s{index:04d}"
-    alert = firing_alert(
-        f"bench-{name}", f"{name} is down", alertname="BenchDown", service=name, severity="critical"
-    )
-    return webhook_message("BenchDown", [alert])
+    return service_down("BenchDown", name, f"bench-{name}")
 
 
 async def post_all(

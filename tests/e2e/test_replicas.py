@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.fakes.twilio_server import TwilioFake
-from tests.support.alertmanager import firing_alert, webhook_message
+from tests.support.alertmanager import service_down
 from tests.support.cycles import wait_for_engine_cycles
 from tests.support.databases import PostgresDatabases
 from tests.support.providers import twilio_env
@@ -83,14 +83,7 @@ def replicas(
 
 def _message(index: int) -> dict[str, Any]:
     name = f"s{index:03d}"
-    alert = firing_alert(
-        f"replica-{name}",
-        f"{name} is down",
-        alertname="ReplicaDown",
-        service=name,
-        severity="critical",
-    )
-    return webhook_message("ReplicaDown", [alert])
+    return service_down("ReplicaDown", name, f"replica-{name}")
 
 
 async def _fire_all(servers: list[ServerProcess]) -> dict[int, int]:

@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from tests.fakes.twilio_server import TwilioFake
-from tests.support.alertmanager import firing_alert, webhook_message
+from tests.support.alertmanager import service_down
 from tests.support.databases import PostgresDatabases
 from tests.support.providers import twilio_env
 from tests.support.server import ServerProcess
@@ -108,14 +108,7 @@ def replicas(
 
 def _message(index: int) -> dict[str, Any]:
     name = f"s{index:03d}"
-    alert = firing_alert(
-        f"kill-{name}",
-        f"{name} is down",
-        alertname="ReplicaKill",
-        service=name,
-        severity="critical",
-    )
-    return webhook_message("ReplicaKill", [alert])
+    return service_down("ReplicaKill", name, f"kill-{name}")
 
 
 class Killer:

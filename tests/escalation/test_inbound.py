@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from app.clock import FrozenClock
+from app.config import Settings
 from app.paging.signatures import slack_signature, twilio_signature
 from tests.fakes.slack_server import SlackFake
 from tests.fakes.twilio_server import AUTH_TOKEN, TwilioFake
@@ -29,6 +30,16 @@ START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 BO, CARL, ERIK, ANNA = "+46702223344", "+46703334455", "+46704445566", "+46701112233"
 
 
+def _settings(database_url: str, rules: str, twilio: TwilioFake, slack: SlackFake) -> Settings:
+    return provider_settings(
+        database_url,
+        twilio,
+        slack,
+        rules_dir=FIXTURES / rules,
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+    )
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
@@ -38,13 +49,7 @@ def clock() -> FrozenClock:
 async def app(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
-    settings = provider_settings(
-        sqlite_database,
-        twilio_fake,
-        slack_fake,
-        rules_dir=FIXTURES / "rules_ladder",
-        slack_signing_secret=SLACK_SIGNING_SECRET,
-    )
+    settings = _settings(sqlite_database, "rules_ladder", twilio_fake, slack_fake)
     async with running_app(settings, clock) as running:
         yield running
 
@@ -181,13 +186,7 @@ async def test_mute_silences_the_system_until_it_ends(
 async def test_voice_key_acknowledges(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
-    settings = provider_settings(
-        sqlite_database,
-        twilio_fake,
-        slack_fake,
-        rules_dir=FIXTURES / "rules_channels",
-        slack_signing_secret=SLACK_SIGNING_SECRET,
-    )
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
     async with running_app(settings, clock) as app:
         incident_id = await fire_service(app, "cache", "cache-down")
         [call] = twilio_fake.calls
@@ -229,13 +228,7 @@ async def test_slack_buttons_act_and_update_the_message(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
     clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
-    settings = provider_settings(
-        sqlite_database,
-        twilio_fake,
-        slack_fake,
-        rules_dir=FIXTURES / "rules_channels",
-        slack_signing_secret=SLACK_SIGNING_SECRET,
-    )
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
     async with running_app(settings, clock) as app:
         incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # unrouted → anna
         body = slack_body("U01ANNA", "ack", incident_id)

@@ -26,3 +26,11 @@ def webhook_message(alertname: str, alerts: list[dict[str, Any]]) -> dict[str, A
         "commonAnnotations": {},
         "alerts": alerts,
     }
+
+
+def service_down(alertname: str, service: str, fingerprint: str) -> dict[str, Any]:
+    """A webhook with one critical alert: `service` is down."""
+    alert = firing_alert(
+        fingerprint, f"{service} is down", alertname=alertname, service=service, severity="critical"
+    )
+    return webhook_message(alertname, [alert])
