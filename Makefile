@@ -47,7 +47,7 @@ run: $(RUNTIME_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app
+	$(BIN)/mypy --strict app tests bench
 
 test: lint
 	$(BIN)/pytest -q

@@ -167,6 +167,7 @@ async def _start(settings: Settings, clock: Clock, metrics: Metrics) -> Services
         watcher.holder,
         clock=clock,
         public_url=settings.public_url,
+        cycles_total=metrics.engine_cycles,
         interval_s=settings.tick_interval_s,
         stale_sending=timedelta(seconds=settings.sending_stale_s),
         on_cycle=heartbeats.check,

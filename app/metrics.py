@@ -61,6 +61,12 @@ class Metrics:
             ["version"],
             registry=self.registry,
         )
+        self.engine_cycles = Counter(
+            "skillpager_engine_cycles",
+            "Escalation engine cycles completed: recovery, checks, then tick and send until "
+            "nothing more was due.",
+            registry=self.registry,
+        )
         self.rules_reload = Counter(
             "skillpager_rules_reloads",
             "Skills map reloads by result.",

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import (  # noqa: E402 - needs the repo root on the path
+from bench.common import (
     LOOPBACK,
     NO_TOKEN,
     Column,

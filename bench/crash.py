@@ -38,9 +38,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 # The crash test's own ladder and fakes (needs the repo root on the path).
-from tests.e2e.test_paging_crash import LADDER, LADDER_RULES, PHONES, _twilio_env  # noqa: E402
-from tests.fakes.twilio_server import TwilioFake  # noqa: E402
-from tests.support.server import ServerProcess, ServerStartFailed  # noqa: E402
+from tests.fakes.twilio_server import TwilioFake
+from tests.support.alertmanager import firing_alert, webhook_message
+from tests.support.ladder import LADDER, LADDER_RULES, PHONES
+from tests.support.providers import twilio_env
+from tests.support.server import ServerProcess, ServerStartFailed
 
 ACK_TIMEOUT_S = 2
 SYSTEMS = [f"sys{n:02d}" for n in range(20)]
@@ -106,24 +108,15 @@ class Load:
             n = next(self._serial)
             system = SYSTEMS[n % len(SYSTEMS)]
             fingerprint = f"crash-{n}"
-            message = {
-                "version": "4",
-                "status": "firing",
-                "receiver": "skillpager",
-                "groupLabels": {"alertname": "CrashLoad"},
-                "commonLabels": {},
-                "commonAnnotations": {},
-                "alerts": [
-                    {
-                        "status": "firing",
-                        "labels": {"alertname": "CrashLoad", "service": system, "n": str(n)},
-                        "annotations": {"summary": f"{system} load {n}"},
-                        "startsAt": datetime.now(UTC).isoformat(),
-                        "fingerprint": fingerprint,
-                    }
-                ],
-            }
-            message["alerts"][0]["labels"]["severity"] = "critical"  # type: ignore[index]
+            alert = firing_alert(
+                fingerprint,
+                f"{system} load {n}",
+                alertname="CrashLoad",
+                service=system,
+                n=str(n),
+                severity="critical",
+            )
+            message = webhook_message("CrashLoad", [alert])
             self.posted += 1
             try:
                 response = await client.post(
@@ -141,6 +134,28 @@ class Load:
                 self.failed += 1
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.02)
+
+
+class _TimedServer(ServerProcess):
+    """A server that records its downtimes: from each SIGKILL to the end of the next start."""
+
+    def __init__(self, directory: Path, *, env: dict[str, str]) -> None:
+        super().__init__(directory, env=env)
+        self.downtimes: list[tuple[datetime, datetime]] = []
+        self._down_since: list[datetime] = []
+
+    def kill(self) -> None:
+        """SIGKILL, noting the moment."""
+        self._down_since.append(datetime.now(UTC))
+        super().kill()
+
+    def start(self, *, timeout_s: float = 20.0) -> None:
+        """Start, closing the downtime the last kill opened (even when the start fails)."""
+        try:
+            super().start(timeout_s=timeout_s)
+        finally:
+            if self._down_since:
+                self.downtimes.append((self._down_since.pop(), datetime.now(UTC)))
 
 
 def _start(server: ServerProcess) -> int | None:
@@ -313,33 +328,10 @@ async def _main(seed: int, settle_s: float, concurrency: int) -> int:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="skillpager-crash-") as tmp, TwilioFake() as fake:
         directory = Path(tmp)
-        env = _twilio_env(
-            fake,
-            SKILLPAGER_RULES_DIR=str(_rules(directory)),
-            SKILLPAGER_SMS_MIN_INTERVAL="0",
-            SKILLPAGER_SMS_PER_15MIN="0",
-        )
+        env = twilio_env(fake, throttle=False, SKILLPAGER_RULES_DIR=str(_rules(directory)))
         (directory / "server").mkdir()
-        server = ServerProcess(directory / "server", env=env)
-        downtimes: list[tuple[datetime, datetime]] = []
+        server = _TimedServer(directory / "server", env=env)
         log: list[str] = []
-        kill = server.kill
-        start = server.start
-        down_since: list[datetime] = []
-
-        def timed_kill() -> None:
-            down_since.append(datetime.now(UTC))
-            kill()
-
-        def timed_start(*, timeout_s: float = 20.0) -> None:
-            try:
-                start(timeout_s=timeout_s)
-            finally:
-                if down_since:
-                    downtimes.append((down_since.pop(), datetime.now(UTC)))
-
-        server.kill = timed_kill  # type: ignore[method-assign]
-        server.start = timed_start  # type: ignore[method-assign]
         started = time.monotonic()
         server.start()
         load = Load(server, concurrency)
@@ -354,7 +346,7 @@ async def _main(seed: int, settle_s: float, concurrency: int) -> int:
         stopped_at = datetime.now(UTC)
         server.stop()
         counts, problems = _verify(
-            server.database_path, fake, load.acknowledged, downtimes, stopped_at
+            server.database_path, fake, load.acknowledged, server.downtimes, stopped_at
         )
         counts["posts"] = load.posted
         counts["posts_without_2xx"] = load.failed

@@ -38,8 +38,8 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.support.server import ServerProcess
 
 MIB = 1024 * 1024
 PAGE_LIMIT_BYTES = 1_000_000

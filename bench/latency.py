@@ -33,9 +33,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-import httpx  # noqa: E402 - after the sys.path fix, like the imports below
+import httpx
 
-from bench.paging import (  # noqa: E402
+from bench.paging import (
     _WARMUP,
     TimedTwilio,
     cpu_seconds,
@@ -48,7 +48,7 @@ from bench.paging import (  # noqa: E402
     wait_arrivals,
     write_rules,
 )
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.server import ServerProcess
 
 _IN_FLIGHT = 64  # background requests in flight at most; beyond that the generator falls behind
 

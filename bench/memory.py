@@ -42,13 +42,13 @@ from sqlalchemy.sql import Select
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.api.paging import page  # noqa: E402 - needs the repo root on the path
-from app.store.migrate import upgrade_to_head  # noqa: E402
-from app.store.search import searches  # noqa: E402
-from app.store.tables import Alert, Incident, Page  # noqa: E402
-from app.web.now import FULL_CARDS  # noqa: E402
-from app.web.queries import OPEN_STATES  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from app.api.paging import page
+from app.core.incident import OPEN_STATES
+from app.store.migrate import upgrade_to_head
+from app.store.search import searches
+from app.store.tables import Alert, Incident, Page
+from app.web.now import FULL_CARDS
+from tests.support.server import ServerProcess
 
 SOURCES = ("alertmanager", "grafana", "datadog", "cloudwatch", "azure", "gcp", "generic")
 RULE_SYSTEMS = ("payments-db", "acme-network", "acme-checkout", "globex-kafka", "globex-orders")
@@ -113,8 +113,7 @@ def _insert(
 ) -> int:
     names = [name.strip() for name in columns.split(",")]
     marks = ", ".join("?" for _ in names)
-    # Table and column names are this script's constants, never input.
-    statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+    statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - our constants, never input
     cursor = db.executemany(statement, rows)
     return cursor.rowcount
 
@@ -127,7 +126,7 @@ class _Plan:
         self.now = now
         self.count = args.alerts
         self.start = now - timedelta(days=90)
-        self.step = timedelta(days=90) / args.alerts
+        self.step: timedelta = timedelta(days=90) / args.alerts
         self.systems = [*RULE_SYSTEMS, *(f"svc-{n}" for n in range(200))]
         self.rng = rng
         self.firing = {i for i in range(args.alerts) if rng.random() < args.firing_share}

@@ -38,11 +38,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-import httpx  # noqa: E402 - after the sys.path fix, like the app imports below
+import httpx
 
-from tests.fakes import FakeResponse, RecordedRequest  # noqa: E402
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.fakes import FakeResponse, RecordedRequest
+from tests.fakes.twilio_server import TwilioFake
+from tests.support.alertmanager import service_down
+from tests.support.providers import twilio_env
+from tests.support.server import ServerProcess
 
 TARGET_P99_MS = 100.0
 _WARMUP = 20  # extra systems paged before measuring: first-request costs are not the figure
@@ -105,23 +107,7 @@ def write_rules(directory: Path, systems: int) -> Path:
 def message(index: int) -> dict[str, object]:
     """An Alertmanager v4 body with one critical alert for system sNNNN."""
     name = f"s{index:04d}"
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": "BenchDown"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "BenchDown", "service": name, "severity": "critical"},
-                "annotations": {"summary": f"{name} is down"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"bench-{name}",
-            }
-        ],
-    }
+    return service_down("BenchDown", name, f"bench-{name}")
 
 
 async def post_all(
@@ -253,15 +239,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 def server_env(rules: Path, fake: TwilioFake) -> dict[str, str]:
     """SKILLPAGER_* settings: these rules, Twilio at the fake, SMS throttle off."""
-    return {
-        "SKILLPAGER_RULES_DIR": str(rules),
-        "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "SKILLPAGER_TWILIO_FROM": "+15005550006",
-        "SKILLPAGER_TWILIO_API_URL": fake.url,
-        "SKILLPAGER_SMS_MIN_INTERVAL": "0",
-        "SKILLPAGER_SMS_PER_15MIN": "0",
-    }
+    return twilio_env(fake, throttle=False, SKILLPAGER_RULES_DIR=str(rules))
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import machine  # noqa: E402 - needs the repo root on the path
+from bench.common import machine
 
 # name → (script, full arguments, --quick arguments)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {

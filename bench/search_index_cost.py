@@ -28,13 +28,13 @@ from sqlalchemy import Engine, create_engine, event
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.store.bulk import bulk_update_by_id  # noqa: E402 - needs the repo root on the path
-from app.store.migrate import alembic_config  # noqa: E402
-from app.store.session import begin_immediate, sqlite_pragmas  # noqa: E402
-from app.store.tables import Alert  # noqa: E402
-from app.store.upsert import insert_returning_ids  # noqa: E402
+from app.store.bulk import bulk_update_by_id
+from app.store.migrate import alembic_config
+from app.store.session import begin_immediate, sqlite_pragmas
+from app.store.tables import Base
+from app.store.upsert import insert_returning_ids
 
-ALERTS = Alert.__table__
+ALERTS = Base.metadata.tables["alerts"]
 CHECKS = ("High CPU", "Disk usage", "Replica lag", "5xx rate", "Pod restarts", "Latency p99")
 UPDATED = 10_000
 

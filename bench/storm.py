@@ -27,7 +27,7 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.server import ServerProcess  # noqa: E402 - needs the repo root on the path
+from tests.support.server import ServerProcess
 
 
 def main() -> int:

@@ -74,7 +74,7 @@ class _Builder:
             for index, item in enumerate(node.value):
                 items.append(self.build(item, (*loc, index)))
             return items
-        assert isinstance(node, ScalarNode)  # noqa: S101 — the composer yields only these three
+        assert isinstance(node, ScalarNode)  # noqa: S101 - the composer yields only these three
         return _scalar(node)
 
     def _mapping(self, node: MappingNode, loc: Loc) -> dict[str, object]:

@@ -48,7 +48,7 @@ def _plan(table: Table, names: tuple[str, ...]) -> tuple[str, tuple[_Convert | N
     columns = [table.c[name] for name in names]
     marks = ", ".join("?" for _ in names)
     # Identifiers come from the table's metadata (`table.c[name]` refuses any other).
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - metadata names
     return sql, tuple(_converter(column.type) for column in columns)
 
 

@@ -54,7 +54,7 @@ def insert_returning_ids(
             insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
         )
         return list(result.scalars().all())
-    last = conn.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()  # noqa: S608
+    last = conn.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()  # noqa: S608 - metadata name
     first = (last or 0) + 1
     ids = list(range(first, first + len(rows)))
     bulk_insert(conn, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])

@@ -3,7 +3,7 @@ exit 1 when one fails (issue 19, point 9)."""
 
 from pathlib import Path
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 from tests.support.server import ServerProcess

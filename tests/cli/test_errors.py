@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 
 _PAYLOAD = (
     '{"summary": "replica lag", "severity": "critical", "labels": {"service": "payments-db"}}'

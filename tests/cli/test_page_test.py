@@ -1,7 +1,7 @@
 """`page-test ENGINEER`: the exact text per channel and where it went; with a provider, its id
 and the delivery state as it arrives, polled for up to --wait (issue 19, point 4)."""
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.fakes.slack_server import BOT_TOKEN, SlackFake
 from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
 

@@ -13,7 +13,7 @@ from app.store import rejections
 from app.store.database import Database
 from app.store.rejections import RejectionLog
 from app.store.tables import Base
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.support.app import app_settings, running_app
 
 _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"

@@ -6,7 +6,7 @@ import json
 from sqlalchemy import create_engine, func, select
 
 from app.store.tables import Base
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.support.app import app_settings, running_app
 
 _BODY = {"summary": "disk full", "dedup_key": "d1", "labels": {"service": "payments-db"}}

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.routing.moment import FORMS, parse_moment
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 
 _PAYLOAD = (
     '{"summary": "replica lag", "severity": "critical", "labels": {"service": "payments-db"}}'

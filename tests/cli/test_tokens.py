@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.support.app import app_settings, running_app
 
 

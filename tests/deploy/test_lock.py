@@ -31,7 +31,7 @@ def declared(extras: tuple[str, ...]) -> list[Requirement]:
 
 def pins(lock: str) -> dict[str, Version]:
     """name -> pinned version of a compiled lock."""
-    found = {}
+    found: dict[str, Version] = {}
     for line in lock.splitlines():
         if match := _PIN.match(line):
             found[canonicalize_name(match[1])] = Version(match[2])

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_paging_crash import FAST_ACK_TIMEOUT_S, _fast_ladder, _fire, _twilio_env
 from tests.fakes.twilio_server import TwilioFake
+from tests.support import ladder
+from tests.support.providers import twilio_env
 from tests.support.server import LOOPBACK, REPO_ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -49,18 +50,18 @@ def _serve(server: ServerProcess, port: int) -> subprocess.CompletedProcess[str]
 def _due_escalation(server: ServerProcess) -> None:
     """Fire an alert, stop the server, and wait until its ladder's next step is due."""
     server.start()
-    _fire(server, name="DbDown")
+    ladder.fire(server, name="DbDown")
     assert server.stop(), server.log_tail()
-    time.sleep(FAST_ACK_TIMEOUT_S + 1)
+    time.sleep(ladder.FAST_ACK_TIMEOUT_S + 1)
 
 
 def test_a_taken_port_exits_1_with_one_line_and_sends_nothing(
     tmp_path: Path, twilio_fake: TwilioFake, taken_port: socket.socket
 ) -> None:
-    rules = _fast_ladder(tmp_path)
+    rules = ladder.fast_ladder(tmp_path)
     server = ServerProcess(
         tmp_path / "db",
-        env={"SKILLPAGER_RULES_DIR": str(rules), **_twilio_env(twilio_fake)},
+        env={"SKILLPAGER_RULES_DIR": str(rules), **twilio_env(twilio_fake)},
     )
     (tmp_path / "db").mkdir()
     try:

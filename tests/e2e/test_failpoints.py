@@ -8,48 +8,19 @@
 """
 
 import sqlite3
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_paging_crash import (
-    LADDER_RULES,
-    WAIT_S,
-    PageRow,
-    _pages,
-    _sms_to,
-    _twilio_env,
-    _wait_for,
-    make_server,  # noqa: F401 - the fixture, shared
-)
 from tests.fakes.twilio_server import TwilioFake
-from tests.support.server import ServerProcess
+from tests.support import ladder
+from tests.support.cycles import wait_for_engine_cycles
+from tests.support.ladder import LADDER_RULES, WAIT_S, PageRow
+from tests.support.providers import twilio_env
+from tests.support.server import MakeServer, ServerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def _message(name: str) -> dict[str, object]:
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": name},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": "db", "severity": "critical"},
-                "annotations": {"summary": f"{name} db is down"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"failpoint-{name}-db",
-            }
-        ],
-    }
 
 
 def _post(server: ServerProcess, name: str) -> httpx.Response | None:
@@ -57,7 +28,7 @@ def _post(server: ServerProcess, name: str) -> httpx.Response | None:
     try:
         return httpx.post(
             f"{server.base_url}/webhooks/alertmanager",
-            json=_message(name),
+            json=ladder.critical_message(name, prefix="failpoint"),
             headers=server.webhook_headers(),
             timeout=10.0,
         )
@@ -83,9 +54,11 @@ def _rows(server: ServerProcess) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
-def _all_sent(server: ServerProcess, token: str, incident_id: int) -> Callable[[], Any]:
+def _all_sent(
+    server: ServerProcess, token: str, incident_id: int
+) -> Callable[[], list[PageRow] | None]:
     def check() -> list[PageRow] | None:
-        pages = _pages(server, token, incident_id)
+        pages = ladder.pages(server, token, incident_id)
         return pages if pages and all(p.status == "sent" for p in pages) else None
 
     return check
@@ -93,11 +66,11 @@ def _all_sent(server: ServerProcess, token: str, incident_id: int) -> Callable[[
 
 def test_crash_after_commit_before_202_keeps_the_alert_and_the_retry_dedups(
     twilio_fake: TwilioFake,
-    make_server: Callable[..., ServerProcess],  # noqa: F811
+    make_server: MakeServer,
 ) -> None:
     server = make_server(
         LADDER_RULES,
-        _twilio_env(
+        twilio_env(
             twilio_fake, SKILLPAGER_TESTING="1", SKILLPAGER_FAILPOINT="after_commit_before_202"
         ),
     )
@@ -125,13 +98,13 @@ def test_crash_after_commit_before_202_keeps_the_alert_and_the_retry_dedups(
     stored = _alerts(server, token)
     assert [(a["id"], a["count"]) for a in stored] == [(stored[0]["id"], 2)], stored
 
-    pages = _wait_for("bo's page to be sent", _all_sent(server, token, incident_id), server)
-    time.sleep(2 * 1.0)  # two more ticks: a second page would show up by now
-    pages = _pages(server, token, incident_id)
+    pages = ladder.wait_for("bo's page to be sent", _all_sent(server, token, incident_id), server)
+    wait_for_engine_cycles(server)  # a second page would show up by now
+    pages = ladder.pages(server, token, incident_id)
     assert [(p.engineer, p.channel, p.step, p.round, p.status) for p in pages] == [
         ("bo", "sms", 0, 0, "sent")
     ]
-    to_bo = _sms_to(twilio_fake, "bo")
+    to_bo = ladder.sms_to(twilio_fake, "bo")
     assert len(to_bo) == 1, f"bo got {len(to_bo)} SMS for one incident"
     assert len(twilio_fake.messages) == 1
     assert pages[0].provider_id == to_bo[0].sid
@@ -139,11 +112,11 @@ def test_crash_after_commit_before_202_keeps_the_alert_and_the_retry_dedups(
 
 def test_crash_after_claim_sends_the_page_once_after_restart(
     twilio_fake: TwilioFake,
-    make_server: Callable[..., ServerProcess],  # noqa: F811
+    make_server: MakeServer,
 ) -> None:
     server = make_server(
         LADDER_RULES,
-        _twilio_env(twilio_fake, SKILLPAGER_TESTING="1", SKILLPAGER_FAILPOINT="after_claim"),
+        twilio_env(twilio_fake, SKILLPAGER_TESTING="1", SKILLPAGER_FAILPOINT="after_claim"),
     )
     server.start()
     token = server.create_token()
@@ -159,16 +132,16 @@ def test_crash_after_claim_sends_the_page_once_after_restart(
 
     server.update_env({"SKILLPAGER_TESTING": None, "SKILLPAGER_FAILPOINT": None})
     server.start()
-    pages = _wait_for(
+    pages = ladder.wait_for(
         "the claimed page to be settled", _all_sent(server, token, incident_id), server
     )
-    time.sleep(2 * 1.0)  # two more ticks: a wrong re-send would show up by now
-    pages = _pages(server, token, incident_id)
+    wait_for_engine_cycles(server)  # a wrong re-send would show up by now
+    pages = ladder.pages(server, token, incident_id)
 
     assert [(p.engineer, p.channel, p.step, p.round, p.status) for p in pages] == [
         ("bo", "sms", 0, 0, "sent")
     ]
-    to_bo = _sms_to(twilio_fake, "bo")
+    to_bo = ladder.sms_to(twilio_fake, "bo")
     assert len(to_bo) == 1, f"bo got {len(to_bo)} SMS for one page: {[m.body for m in to_bo]}"
     assert f"#{incident_id}]" in to_bo[0].body
     assert pages[0].provider_id == to_bo[0].sid

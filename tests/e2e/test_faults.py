@@ -29,16 +29,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from app.clock import FrozenClock
-from tests.fakes.slack_server import BOT_TOKEN, SlackFake
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.fakes.slack_server import SlackFake
+from tests.fakes.twilio_server import TwilioFake
+from tests.support.app import app_settings, fire_critical, incident_pages, running_app
+from tests.support.providers import provider_settings
 from tests.support.requirements import unavailable
 from tests.support.server import ServerProcess, free_port
 
@@ -281,52 +281,25 @@ START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 OUTAGE_S = 120
 
 
-async def _fire(app: RunningApp, key: str, **labels: str) -> int:
-    body = {"summary": f"{key} is down", "severity": "critical", "dedup_key": key, "labels": labels}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202, response.text
-    incident_id: int = response.json()["incidents"][0]
-    return incident_id
-
-
-async def _pages(app: RunningApp, incident_id: int) -> list[dict[str, Any]]:
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    found: list[dict[str, Any]] = response.json()["pages"]
-    return found
-
-
 async def test_providers_answering_500_for_two_minutes_delay_pages_and_lose_none(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
     clock = FrozenClock(START)
-    settings = app_settings(
-        sqlite_database,
-        rules_dir=CHANNEL_RULES,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_from="+15550001111",
-        twilio_api_url=twilio_fake.url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack_fake.url,
-        sms_min_interval="0",
-        sms_per_15min=0,
-    )
+    settings = provider_settings(sqlite_database, twilio_fake, slack_fake, rules_dir=CHANNEL_RULES)
     twilio_fake.fail_with_status(500, times=None)
     slack_fake.fail_with_status(500, times=None)
     async with running_app(settings, clock) as app:
         # Unrouted → the lead anna (SMS and Slack); service=db → sam (SMS only).
         incidents = [
-            await _fire(app, "disk", alertname="DiskFull"),
-            await _fire(app, "db-down", service="db"),
-            await _fire(app, "cert", alertname="CertExpiry"),
+            await fire_critical(app, "disk", {"alertname": "DiskFull"}, settle=False),
+            await fire_critical(app, "db-down", {"service": "db"}, settle=False),
+            await fire_critical(app, "cert", {"alertname": "CertExpiry"}, settle=False),
         ]
         await app.services.escalation.settle()
         for _ in range(OUTAGE_S // 2):
             clock.advance(timedelta(seconds=2))
             await app.services.escalation.cycle()
-        during = [p for i in incidents for p in await _pages(app, i)]
+        during = [p for i in incidents for p in await incident_pages(app, i)]
         assert twilio_fake.messages == []
         assert slack_fake.messages == []
         assert any(r.method == "POST" for r in twilio_fake.requests), "no SMS was even tried"
@@ -337,7 +310,7 @@ async def test_providers_answering_500_for_two_minutes_delay_pages_and_lose_none
         for _ in range(60):
             clock.advance(timedelta(seconds=5))
             await app.services.escalation.cycle()
-        after = {i: await _pages(app, i) for i in incidents}
+        after = {i: await incident_pages(app, i) for i in incidents}
 
     shape = sorted((p["engineer"], p["channel"], p["status"]) for p in during)
     assert all(p["status"] != "failed" for p in during), (

@@ -9,203 +9,45 @@ Both tests run the real `skillpager serve` on SQLite with Twilio pointed at a `T
 """
 
 import itertools
-import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, SentMessage, TwilioFake
-from tests.support.server import ServerProcess
+from tests.fakes.twilio_server import TwilioFake
+from tests.support import ladder
+from tests.support.cycles import wait_for_engine_cycles
+from tests.support.ladder import FAST_ACK_TIMEOUT_S, LADDER, LADDER_RULES, PHONES, WAIT_S, PageRow
+from tests.support.providers import twilio_env
+from tests.support.server import MakeServer
 
 pytestmark = pytest.mark.slow
 
-LADDER_RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules_ladder"
-TWILIO_FROM = "+15005550006"
-PHONES = {
-    "anna": "+46701112233",
-    "bo": "+46702223344",
-    "carl": "+46703334455",
-    "dana": "+12125550101",
-    "erik": "+46704445566",
-}
-# rules_ladder ranks bo (postgres 5), carl (4), dana and erik (3); anna leads.
-LADDER = [("bo",), ("carl",), ("dana", "erik"), ("anna",)]
-FAST_ACK_TIMEOUT_S = 3
 # The machine is slow and shared: be generous about lateness, strict about earliness.
 LATE_SLACK_S = 4.0
 EARLY_SLACK_S = 0.05
-WAIT_S = 30.0
-
-
-@dataclass(frozen=True)
-class PageRow:
-    """A page as the incident API shows it, plus the provider id read from the database."""
-
-    id: int
-    engineer: str
-    channel: str
-    kind: str
-    cycle: int
-    step: int
-    round: int
-    status: str
-    created_at: datetime
-    provider_id: str | None
-
-
-def _twilio_env(fake: TwilioFake, **extra: str) -> dict[str, str]:
-    return {
-        "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "SKILLPAGER_TWILIO_FROM": TWILIO_FROM,
-        "SKILLPAGER_TWILIO_API_URL": fake.url,
-        **extra,
-    }
-
-
-def _fast_ladder(directory: Path) -> Path:
-    """A copy of rules_ladder whose ladder moves on every FAST_ACK_TIMEOUT_S seconds."""
-    rules = directory / "rules"
-    shutil.copytree(LADDER_RULES, rules)
-    policy = (rules / "policy.yaml").read_text()
-    assert "ack_timeout: 5m" in policy
-    (rules / "policy.yaml").write_text(
-        policy.replace("ack_timeout: 5m", f"ack_timeout: {FAST_ACK_TIMEOUT_S}s")
-    )
-    return rules
-
-
-@pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Builds (not starts) servers in tmp_path; every one is stopped at test end."""
-    made: list[ServerProcess] = []
-
-    def make(rules_dir: Path, env: dict[str, str]) -> ServerProcess:
-        directory = tmp_path / f"server{len(made)}"
-        directory.mkdir()
-        server = ServerProcess(directory, env={"SKILLPAGER_RULES_DIR": str(rules_dir), **env})
-        made.append(server)
-        return server
-
-    yield make
-    for server in made:
-        server.stop()
-
-
-def _fire(server: ServerProcess, *, name: str) -> int:
-    """Post one critical alert for service=db; the id of the incident it opened."""
-    (incident_id,) = _fire_many(server, name=name, services=("db",))
-    return incident_id
-
-
-def _fire_many(server: ServerProcess, *, name: str, services: tuple[str, ...]) -> list[int]:
-    """One webhook post with a critical alert per service; the ids of the incidents opened."""
-    message = {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": name},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": service, "severity": "critical"},
-                "annotations": {"summary": f"{name} {service} is down"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"crash-{name}-{service}",
-            }
-            for service in services
-        ],
-    }
-    response = httpx.post(
-        f"{server.base_url}/webhooks/alertmanager",
-        json=message,
-        headers=server.webhook_headers(),
-        timeout=10.0,
-    )
-    assert response.status_code == 202, response.text
-    incident_ids: list[int] = response.json()["incidents"]
-    assert len(incident_ids) == len(services), response.text
-    return incident_ids
-
-
-def _pages(server: ServerProcess, token: str, incident_id: int) -> list[PageRow]:
-    """The incident's pages from `GET /api/incidents/{id}`, with provider ids from the file."""
-    response = httpx.get(
-        f"{server.base_url}/api/incidents/{incident_id}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10.0,
-    )
-    response.raise_for_status()
-    provider_ids = _provider_ids(server.database_path, incident_id)
-    return [_page_row(item, provider_ids) for item in response.json()["pages"]]
-
-
-def _page_row(item: dict[str, Any], provider_ids: dict[int, str | None]) -> PageRow:
-    return PageRow(
-        id=item["id"],
-        engineer=item["engineer"],
-        channel=item["channel"],
-        kind=item["kind"],
-        cycle=item["cycle"],
-        step=item["step"],
-        round=item["round"],
-        status=item["status"],
-        created_at=datetime.fromisoformat(item["created_at"]),
-        provider_id=provider_ids.get(item["id"]),
-    )
-
-
-def _provider_ids(database: Path, incident_id: int) -> dict[int, str | None]:
-    # The API masks provider details; the test reads them straight from the SQLite file.
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as conn:
-        found = conn.execute(
-            "SELECT id, provider_id FROM pages WHERE incident_id = ?", (incident_id,)
-        ).fetchall()
-    return dict(found)
-
-
-def _wait_for(
-    what: str, check: Callable[[], list[PageRow] | None], server: ServerProcess
-) -> list[PageRow]:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found is not None:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}:\n{server.log_tail()}")
-
-
-def _sms_to(fake: TwilioFake, engineer: str) -> list[SentMessage]:
-    return [message for message in fake.messages if message.to == PHONES[engineer]]
 
 
 def test_crash_after_provider_accept_is_settled_without_a_second_sms(
-    twilio_fake: TwilioFake, make_server: Callable[..., ServerProcess]
+    twilio_fake: TwilioFake, make_server: MakeServer
 ) -> None:
     server = make_server(
         LADDER_RULES,
-        _twilio_env(
+        twilio_env(
             twilio_fake, SKILLPAGER_TESTING="1", SKILLPAGER_FAILPOINT="after_provider_accept"
         ),
     )
     server.start()
     token = server.create_token()
 
-    incident_id = _fire(server, name="DbDown")
+    incident_id = ladder.fire(server, name="DbDown")
     code = server.wait_exit(timeout_s=WAIT_S)
 
     assert code == 137, f"expected the failpoint's exit 137, got {code}:\n{server.log_tail()}"
-    accepted = _sms_to(twilio_fake, "bo")
+    accepted = ladder.sms_to(twilio_fake, "bo")
     assert len(accepted) == 1, "the fake must have accepted bo's SMS before the crash"
     with sqlite3.connect(f"file:{server.database_path}?mode=ro", uri=True, timeout=10) as conn:
         before = conn.execute(
@@ -218,14 +60,14 @@ def test_crash_after_provider_accept_is_settled_without_a_second_sms(
     server.start()
 
     def settled() -> list[PageRow] | None:
-        pages = _pages(server, token, incident_id)
+        pages = ladder.pages(server, token, incident_id)
         return pages if all(page.status == "sent" for page in pages) else None
 
-    pages = _wait_for("the page left in `sending` to be settled", settled, server)
-    time.sleep(2 * 1.0)  # two more ticks: a wrong re-send would show up by now
+    pages = ladder.wait_for("the page left in `sending` to be settled", settled, server)
+    wait_for_engine_cycles(server)  # a wrong re-send would show up by now
 
     assert [(p.engineer, p.channel, p.step, p.round) for p in pages] == [("bo", "sms", 0, 0)]
-    to_bo = _sms_to(twilio_fake, "bo")
+    to_bo = ladder.sms_to(twilio_fake, "bo")
     assert len(to_bo) == 1, f"bo got {len(to_bo)} SMS for one page: {[m.body for m in to_bo]}"
     assert f"#{incident_id}]" in to_bo[0].body
     assert pages[0].provider_id == to_bo[0].sid, "the row must carry the accepted message's sid"
@@ -233,34 +75,34 @@ def test_crash_after_provider_accept_is_settled_without_a_second_sms(
 
 
 def test_crash_after_a_bundled_sms_is_accepted_settles_every_page_of_the_bundle(
-    twilio_fake: TwilioFake, make_server: Callable[..., ServerProcess]
+    twilio_fake: TwilioFake, make_server: MakeServer
 ) -> None:
     # db and cache both page bo first; opened in one commit, their pages are claimed together
     # and go out as ONE bundled SMS (the sender merges an engineer's due SMS).
     server = make_server(
         LADDER_RULES,
-        _twilio_env(
+        twilio_env(
             twilio_fake, SKILLPAGER_TESTING="1", SKILLPAGER_FAILPOINT="after_provider_accept"
         ),
     )
     server.start()
     token = server.create_token()
-    incidents = _fire_many(server, name="Bundle", services=("db", "cache"))
+    incidents = ladder.fire_many(server, name="Bundle", services=("db", "cache"))
     assert server.wait_exit(timeout_s=WAIT_S) == 137, server.log_tail()
-    assert len(_sms_to(twilio_fake, "bo")) == 1, "bo's bundled SMS must be accepted before"
+    assert len(ladder.sms_to(twilio_fake, "bo")) == 1, "bo's bundled SMS must be accepted before"
 
     server.update_env({"SKILLPAGER_TESTING": None, "SKILLPAGER_FAILPOINT": None})
     server.start()
     deadline = time.monotonic() + 10.0
     pages: list[PageRow] = []
     while time.monotonic() < deadline:
-        pages = [page for i in incidents for page in _pages(server, token, i)]
+        pages = [page for i in incidents for page in ladder.pages(server, token, i)]
         if all(page.status == "sent" for page in pages):
             break
         time.sleep(0.2)
-    time.sleep(2 * 1.0)  # two more ticks: a wrong re-send would show up by now
+    wait_for_engine_cycles(server)  # a wrong re-send would show up by now
 
-    to_bo = _sms_to(twilio_fake, "bo")
+    to_bo = ladder.sms_to(twilio_fake, "bo")
     assert len(to_bo) == 1, (
         f"bo got {len(to_bo)} SMS for one bundle: the restart did not recognise the bundle at "
         f"Twilio (find_sent looks for the first page's own text) and sent again: "
@@ -273,30 +115,30 @@ def test_crash_after_a_bundled_sms_is_accepted_settles_every_page_of_the_bundle(
 
 
 def test_sigkill_mid_ladder_resumes_every_step_once_in_order(
-    twilio_fake: TwilioFake, tmp_path: Path, make_server: Callable[..., ServerProcess]
+    twilio_fake: TwilioFake, tmp_path: Path, make_server: MakeServer
 ) -> None:
     # Throttle off: bo is paged again in round 2, seconds after round 1.
-    env = _twilio_env(twilio_fake, SKILLPAGER_SMS_MIN_INTERVAL="0", SKILLPAGER_SMS_PER_15MIN="0")
-    server = make_server(_fast_ladder(tmp_path), env)
+    env = twilio_env(twilio_fake, SKILLPAGER_SMS_MIN_INTERVAL="0", SKILLPAGER_SMS_PER_15MIN="0")
+    server = make_server(ladder.fast_ladder(tmp_path), env)
     server.start()
     token = server.create_token()
-    incident_id = _fire(server, name="DbSlow")
+    incident_id = ladder.fire(server, name="DbSlow")
 
     def paged(step: int, round_: int) -> Callable[[], list[PageRow] | None]:
         def check() -> list[PageRow] | None:
-            pages = _pages(server, token, incident_id)
+            pages = ladder.pages(server, token, incident_id)
             hit = [p for p in pages if (p.step, p.round) == (step, round_) and p.status == "sent"]
             return pages if hit else None
 
         return check
 
-    _wait_for("step 2 (carl) to be paged", paged(1, 0), server)
+    ladder.wait_for("step 2 (carl) to be paged", paged(1, 0), server)
     killed_at = time.monotonic()
     server.kill()
     server.start()
     restart_s = time.monotonic() - killed_at
     # Past step 4: round 2 begins with bo again.
-    pages = _wait_for("round 2 step 1 to be paged", paged(0, 1), server)
+    pages = ladder.wait_for("round 2 step 1 to be paged", paged(0, 1), server)
     server.stop()
 
     expected = [

@@ -12,7 +12,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,11 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.fakes.twilio_server import TwilioFake
+from tests.support.alertmanager import service_down
+from tests.support.cycles import wait_for_engine_cycles
 from tests.support.databases import PostgresDatabases
+from tests.support.providers import twilio_env
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -64,15 +66,7 @@ def replicas(
 ) -> Iterator[list[ServerProcess]]:
     """Two running servers on one fresh PostgreSQL database and one fake Twilio."""
     database_url = postgres_databases.fresh()
-    env = {
-        "SKILLPAGER_RULES_DIR": str(_write_rules(tmp_path)),
-        "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "SKILLPAGER_TWILIO_FROM": "+15005550006",
-        "SKILLPAGER_TWILIO_API_URL": twilio_fake.url,
-        "SKILLPAGER_SMS_MIN_INTERVAL": "0",
-        "SKILLPAGER_SMS_PER_15MIN": "0",
-    }
+    env = twilio_env(twilio_fake, throttle=False, SKILLPAGER_RULES_DIR=str(_write_rules(tmp_path)))
     servers: list[ServerProcess] = []
     try:
         for name in ("a", "b"):
@@ -89,23 +83,7 @@ def replicas(
 
 def _message(index: int) -> dict[str, Any]:
     name = f"s{index:03d}"
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": "ReplicaDown"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "ReplicaDown", "service": name, "severity": "critical"},
-                "annotations": {"summary": f"{name} is down"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"replica-{name}",
-            }
-        ],
-    }
+    return service_down("ReplicaDown", name, f"replica-{name}")
 
 
 async def _fire_all(servers: list[ServerProcess]) -> dict[int, int]:
@@ -179,7 +157,8 @@ async def test_two_replicas_send_every_page_exactly_once(
     assert len(incidents) == _SYSTEMS, "every system must open an incident of its own"
 
     await _wait_all_sent(replicas[0].database_url, _SYSTEMS, replicas)
-    await asyncio.sleep(2.0)  # two more ticks on both replicas: a double send would show now
+    # Two more cycles on both replicas: a double send would show by now.
+    await asyncio.to_thread(wait_for_engine_cycles, *replicas)
     pages = await _pages(replicas[1], incidents)
 
     keys = Counter(

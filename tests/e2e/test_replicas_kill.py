@@ -23,7 +23,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
+from tests.fakes.twilio_server import TwilioFake
+from tests.support.alertmanager import service_down
 from tests.support.databases import PostgresDatabases
+from tests.support.providers import twilio_env
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -83,16 +84,12 @@ def replicas(
 ) -> Iterator[list[ServerProcess]]:
     """Three running servers on one fresh PostgreSQL database and one fake Twilio."""
     database_url = postgres_databases.fresh()
-    env = {
-        "SKILLPAGER_RULES_DIR": str(_write_rules(tmp_path)),
-        "SKILLPAGER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "SKILLPAGER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "SKILLPAGER_TWILIO_FROM": "+15005550006",
-        "SKILLPAGER_TWILIO_API_URL": twilio_fake.url,
-        "SKILLPAGER_SMS_MIN_INTERVAL": "0",
-        "SKILLPAGER_SMS_PER_15MIN": "0",
-        "SKILLPAGER_SENDING_STALE_S": str(STALE_S),
-    }
+    env = twilio_env(
+        twilio_fake,
+        throttle=False,
+        SKILLPAGER_RULES_DIR=str(_write_rules(tmp_path)),
+        SKILLPAGER_SENDING_STALE_S=str(STALE_S),
+    )
     servers: list[ServerProcess] = []
     try:
         for name in ("a", "b", "c"):
@@ -111,23 +108,7 @@ def replicas(
 
 def _message(index: int) -> dict[str, Any]:
     name = f"s{index:03d}"
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": "ReplicaKill"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "ReplicaKill", "service": name, "severity": "critical"},
-                "annotations": {"summary": f"{name} is down"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": f"kill-{name}",
-            }
-        ],
-    }
+    return service_down("ReplicaKill", name, f"kill-{name}")
 
 
 class Killer:

@@ -3,12 +3,12 @@
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.alertmanager import firing_alert, webhook_message
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -29,23 +29,10 @@ class _Load:
 
 
 def _message(dedup: str) -> dict[str, Any]:
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "skillpager",
-        "groupLabels": {"alertname": "RestartLoad"},
-        "commonLabels": {},
-        "commonAnnotations": {},
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "RestartLoad", "n": dedup, "severity": "info"},
-                "annotations": {"summary": f"restart load {dedup}"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "fingerprint": dedup,
-            }
-        ],
-    }
+    alert = firing_alert(
+        dedup, f"restart load {dedup}", alertname="RestartLoad", n=dedup, severity="info"
+    )
+    return webhook_message("RestartLoad", [alert])
 
 
 async def _worker(client: httpx.AsyncClient, worker: int, load: _Load) -> None:

@@ -3,7 +3,6 @@ without the full cycle; stop() still records the send in flight; and a full cycl
 steps its own failures brought forward."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,8 @@ from app.paging.base import ChannelError, Delivery, OutboundPage, PageKind
 from app.paging.outbox import enqueue
 from app.paging.requests import direct_request
 from app.store.tables import Base
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.app import RunningApp, app_settings, fire_critical, running_app
+from tests.support.channels import SmsDouble
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 LADDER_RULES = Path(__file__).parent.parent / "fixtures" / "rules_ladder"
@@ -27,7 +27,7 @@ _pages = Base.metadata.tables["pages"]
 _incidents = Base.metadata.tables["incidents"]
 
 
-class ScriptedSms:
+class ScriptedSms(SmsDouble):
     """The `sms` channel as a fake: notes each page's committed status while sending it, fails
     the numbers in `wrong` (invalid number) and, given `release`, holds every send until set."""
 
@@ -81,14 +81,10 @@ def sms(app: RunningApp) -> ScriptedSms:
 
 
 async def post(app: RunningApp, service: str) -> int:
-    body = {"summary": f"{service} down", "severity": "critical", "dedup_key": service}
-    body["labels"] = {"service": service}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
+    """A critical alert of `service`: its incident, right after the 202 (the lane still runs)."""
+    return await fire_critical(
+        app, service, {"service": service}, summary=f"{service} down", settle=False
     )
-    assert response.status_code == 202, response.text
-    incident_id: int = response.json()["incidents"][0]
-    return incident_id
 
 
 async def pages(app: RunningApp, **where: Any) -> list[tuple[Any, ...]]:

@@ -1,7 +1,6 @@
 """Incidents per §3: open, join, group unrouted, resolve from the source, reopen, severity rise."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +9,7 @@ import pytest
 
 from app.clock import FrozenClock
 from app.store.tokens import TokenKind
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.app import RunningApp, app_settings, incident_detail, post_generic, running_app
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday
 
@@ -29,20 +28,14 @@ async def app(database_url: str, clock: FrozenClock) -> AsyncIterator[RunningApp
 async def fire(app: RunningApp, key: str, status: str = "firing", **fields: Any) -> Any:
     body = {"summary": fields.pop("summary", f"alert {key}"), "dedup_key": key, "status": status}
     body |= {"severity": "critical", **fields}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202, response.text
+    answer = await post_generic(app, body)
     await app.services.escalation.settle()
-    return response.json()
+    return answer
 
 
 async def incident(app: RunningApp, incident_id: int) -> dict[str, Any]:
     await app.services.escalation.settle()
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
+    return await incident_detail(app, incident_id)
 
 
 async def incidents(app: RunningApp, **params: str) -> list[dict[str, Any]]:

@@ -6,23 +6,40 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from app.clock import FrozenClock
+from app.config import Settings
 from app.paging.signatures import slack_signature, twilio_signature
-from tests.fakes.slack_server import BOT_TOKEN, SlackFake
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support.app import WEBHOOK_TOKEN, RunningApp, app_settings, running_app
+from tests.fakes.slack_server import SlackFake
+from tests.fakes.twilio_server import AUTH_TOKEN, TwilioFake
+from tests.support.app import (
+    FIXTURES,
+    WEBHOOK_TOKEN,
+    RunningApp,
+    fire_service,
+    incident_detail,
+    run_minutes,
+    running_app,
+)
+from tests.support.providers import SLACK_SIGNING_SECRET, provider_settings
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 BO, CARL, ERIK, ANNA = "+46702223344", "+46703334455", "+46704445566", "+46701112233"
-SIGNING_SECRET = "slack-signing-secret"
+
+
+def _settings(database_url: str, rules: str, twilio: TwilioFake, slack: SlackFake) -> Settings:
+    return provider_settings(
+        database_url,
+        twilio,
+        slack,
+        rules_dir=FIXTURES / rules,
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+    )
 
 
 @pytest.fixture
@@ -30,41 +47,13 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-def settings_for(database_url: str, rules: str, twilio: TwilioFake, slack: SlackFake) -> Any:
-    return app_settings(
-        database_url,
-        rules_dir=FIXTURES / rules,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_from="+15550001111",
-        twilio_api_url=twilio.url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.url,
-        slack_signing_secret=SIGNING_SECRET,
-        sms_min_interval="0",
-        sms_per_15min=0,
-    )
-
-
 @pytest.fixture
 async def app(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
-    settings = settings_for(sqlite_database, "rules_ladder", twilio_fake, slack_fake)
+    settings = _settings(sqlite_database, "rules_ladder", twilio_fake, slack_fake)
     async with running_app(settings, clock) as running:
         yield running
-
-
-async def fire(app: RunningApp, service: str, key: str, **labels: str) -> int:
-    body = {"summary": f"{service} down", "severity": "critical", "dedup_key": key}
-    body["labels"] = {"service": service, **labels}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202
-    await app.services.escalation.settle()
-    incident_id: int = response.json()["incidents"][0]
-    return incident_id
 
 
 async def sms(app: RunningApp, phone: str, body: str, **extra: str) -> str:
@@ -82,18 +71,6 @@ async def sms(app: RunningApp, phone: str, body: str, **extra: str) -> str:
     return found.group(1) if found else ""
 
 
-async def detail(app: RunningApp, incident_id: int) -> dict[str, Any]:
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def run_minutes(app: RunningApp, clock: FrozenClock, minutes: int) -> None:
-    for _ in range(minutes):
-        clock.advance(timedelta(minutes=1))
-        await app.services.escalation.cycle()
-
-
 def texts_to(twilio: TwilioFake, phone: str) -> list[str]:
     return [m.body for m in twilio.messages if m.to == phone]
 
@@ -101,54 +78,54 @@ def texts_to(twilio: TwilioFake, phone: str) -> list[str]:
 async def test_sms_ack_stops_the_ladder_while_a_control_escalates(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
-    acked = await fire(app, "db", "db-down")
-    control = await fire(app, "cache", "cache-down")
+    acked = await fire_service(app, "db", "db-down")
+    control = await fire_service(app, "cache", "cache-down")
     assert await sms(app, BO, f"{acked}a on it") == f"#{acked} acknowledged - paging stopped."
     await run_minutes(app, clock, 30)
-    found = await detail(app, acked)
+    found = await incident_detail(app, acked)
     assert (found["state"], found["acknowledged_by"]) == ("acknowledged", "bo")
     event = next(e for e in found["timeline"] if e["kind"] == "acknowledged")
     assert (event["actor"], event["channel"], event["note"]) == ("bo", "sms", "on it")
     assert [p["engineer"] for p in found["pages"] if p["kind"] == "page"] == ["bo"]
-    control_paged = [p["engineer"] for p in (await detail(app, control))["pages"]]
+    control_paged = [p["engineer"] for p in (await incident_detail(app, control))["pages"]]
     assert {"carl", "dana", "erik", "anna"} <= set(control_paged)
     # A second ack answers with the current state and adds no event.
     assert await sms(app, BO, f"ACK {acked}") == f"#{acked} acknowledged - paging stopped."
-    kinds = [e["kind"] for e in (await detail(app, acked))["timeline"]]
+    kinds = [e["kind"] for e in (await incident_detail(app, acked))["timeline"]]
     assert kinds.count("acknowledged") == 1
 
 
 async def test_reply_grammar_and_refusals(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "db", "db-down")
+    incident_id = await fire_service(app, "db", "db-down")
     assert await sms(app, BO, "99a") == "No incident #99."
     assert await sms(app, CARL, f"{incident_id}a") == f"#{incident_id} was not paged to you."
     assert await sms(app, BO, "a") == f"#{incident_id} acknowledged - paging stopped."
     assert await sms(app, BO, f"{incident_id} E") == (
         f"#{incident_id} escalated - paging the next engineer."
     )
-    assert "carl" in [p["engineer"] for p in (await detail(app, incident_id))["pages"]]
+    assert "carl" in [p["engineer"] for p in (await incident_detail(app, incident_id))["pages"]]
     assert await sms(app, CARL, f"{incident_id}f erik") == f"#{incident_id} forwarded to erik."
     assert texts_to(twilio_fake, ERIK)
     assert (await sms(app, ERIK, f"{incident_id}f zed")).startswith("No engineer zed")
     assert await sms(app, ERIK, f"snooze {incident_id} 15") == f"#{incident_id} snoozed for 15 min."
-    assert (await detail(app, incident_id))["state"] == "snoozed"
+    assert (await incident_detail(app, incident_id))["state"] == "snoozed"
     assert await sms(app, ERIK, f"{incident_id}r") == f"#{incident_id} resolved."
     assert await sms(app, BO, f"{incident_id}a") == f"#{incident_id} was resolved by erik."
 
 
 async def test_ack_all_and_resolve_all(app: RunningApp) -> None:
-    first = await fire(app, "db", "db-down")
-    second = await fire(app, "cache", "cache-down")
+    first = await fire_service(app, "db", "db-down")
+    second = await fire_service(app, "cache", "cache-down")
     assert await sms(app, BO, "aa") == f"Acknowledged 2 incidents: #{first}, #{second}."
-    states = {(await detail(app, i))["state"] for i in (first, second)}
+    states = {(await incident_detail(app, i))["state"] for i in (first, second)}
     assert states == {"acknowledged"}
     assert await sms(app, BO, "RR") == f"Resolved 2 incidents: #{first}, #{second}."
 
 
 async def test_unknown_numbers_forged_signatures_and_noise(app: RunningApp) -> None:
-    await fire(app, "db", "db-down")
+    await fire_service(app, "db", "db-down")
     assert await sms(app, "+4670000000", "1a") == ""
     form = {"From": BO, "Body": "1a"}
     forged = await app.client.post("/twilio/sms", data=form, headers={"X-Twilio-Signature": "x"})
@@ -161,16 +138,16 @@ async def test_unknown_numbers_forged_signatures_and_noise(app: RunningApp) -> N
 async def test_stop_turns_sms_off_and_tells_the_lead_start_turns_it_on(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
-    await fire(app, "db", "db-down")
+    await fire_service(app, "db", "db-down")
     assert await sms(app, BO, "STOP", OptOutType="STOP") == ""
     await app.services.escalation.cycle()
     assert any("bo replied STOP" in text for text in texts_to(twilio_fake, ANNA))
-    second = await fire(app, "cache", "cache-down")
-    assert "bo" not in [p["engineer"] for p in (await detail(app, second))["pages"]]
+    second = await fire_service(app, "cache", "cache-down")
+    assert "bo" not in [p["engineer"] for p in (await incident_detail(app, second))["pages"]]
     assert await sms(app, BO, "START", OptOutType="START") == ""
     await sms(app, BO, "rr")
-    fourth = await fire(app, "db", "db-3")
-    assert [p["engineer"] for p in (await detail(app, fourth))["pages"]] == ["bo"]
+    fourth = await fire_service(app, "db", "db-3")
+    assert [p["engineer"] for p in (await incident_detail(app, fourth))["pages"]] == ["bo"]
 
 
 async def test_away_routes_around_the_engineer_until_back(app: RunningApp) -> None:
@@ -178,30 +155,32 @@ async def test_away_routes_around_the_engineer_until_back(app: RunningApp) -> No
         await sms(app, BO, "away 3d")
         == "You are away until Sat 2026-11-28 10:00 UTC. Reply back to return."
     )
-    while_away = await detail(app, await fire(app, "db", "db-down"))
+    while_away = await incident_detail(app, await fire_service(app, "db", "db-down"))
     assert while_away["decision"]["steps"][0]["engineers"] == ["carl"]
     reasons = {r["engineer"]: r["text"] for r in while_away["decision"]["reasons"]}
     assert reasons["bo"] == "away until 2026-11-28 10:00"
     await sms(app, CARL, "rr")
     assert await sms(app, BO, "back") == "Welcome back - you get pages again."
-    after = await detail(app, await fire(app, "db", "db-again"))
+    after = await incident_detail(app, await fire_service(app, "db", "db-again"))
     assert after["decision"]["steps"][0]["engineers"] == ["bo"]
 
 
 async def test_mute_silences_the_system_until_it_ends(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "db", "db-down")
+    incident_id = await fire_service(app, "db", "db-down")
     assert await sms(app, BO, f"{incident_id}m 1h") == f"#{incident_id} muted for 1 h."
     await run_minutes(app, clock, 59)
     assert [
         p["engineer"]
-        for p in (await detail(app, incident_id))["pages"]
+        for p in (await incident_detail(app, incident_id))["pages"]
         if p["status"] != "cancelled"
     ] == ["bo"]
     await run_minutes(app, clock, 2)
     paged = [
-        p["engineer"] for p in (await detail(app, incident_id))["pages"] if p["status"] == "sent"
+        p["engineer"]
+        for p in (await incident_detail(app, incident_id))["pages"]
+        if p["status"] == "sent"
     ]
     assert paged == ["bo", "carl"]
 
@@ -209,9 +188,9 @@ async def test_mute_silences_the_system_until_it_ends(
 async def test_voice_key_acknowledges(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
-    settings = settings_for(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
     async with running_app(settings, clock) as app:
-        incident_id = await fire(app, "cache", "cache-down")
+        incident_id = await fire_service(app, "cache", "cache-down")
         [call] = twilio_fake.calls
         assert call.to == "+46708880000"
         assert call.twiml is not None
@@ -227,7 +206,7 @@ async def test_voice_key_acknowledges(
             )
             assert answer.status_code == 200
             assert expected.lower() in answer.text.lower()
-        found = await detail(app, incident_id)
+        found = await incident_detail(app, incident_id)
         assert (found["state"], found["acknowledged_by"]) == ("acknowledged", "vic")
 
 
@@ -251,14 +230,14 @@ async def test_slack_buttons_act_and_update_the_message(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
     clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
-    settings = settings_for(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
     async with running_app(settings, clock) as app:
-        incident_id = await fire(app, "web", "web-down", alertname="Web")  # unrouted → anna
+        incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # unrouted → anna
         body = slack_body("U01ANNA", "ack", incident_id)
         now = str(int(clock.now().timestamp()))
         headers = {
             "X-Slack-Request-Timestamp": now,
-            "X-Slack-Signature": slack_signature(SIGNING_SECRET, now, body),
+            "X-Slack-Signature": slack_signature(SLACK_SIGNING_SECRET, now, body),
             "Content-Type": "application/x-www-form-urlencoded",
         }
         forged = dict(headers, **{"X-Slack-Signature": "v0=" + "0" * 64})
@@ -270,23 +249,23 @@ async def test_slack_buttons_act_and_update_the_message(
             headers,
             **{
                 "X-Slack-Request-Timestamp": stale_ts,
-                "X-Slack-Signature": slack_signature(SIGNING_SECRET, stale_ts, body),
+                "X-Slack-Signature": slack_signature(SLACK_SIGNING_SECRET, stale_ts, body),
             },
         )
         assert (
             await app.client.post("/slack/actions", content=body, headers=stale)
         ).status_code == 401
-        assert (await detail(app, incident_id))["state"] == "triggered"
+        assert (await incident_detail(app, incident_id))["state"] == "triggered"
         ok = await app.client.post("/slack/actions", content=body, headers=headers)
         assert ok.status_code == 200
-        found = await detail(app, incident_id)
+        found = await incident_detail(app, incident_id)
         assert (found["state"], found["acknowledged_by"]) == ("acknowledged", "anna")
         updates = [r for r in slack_fake.requests if r.path.endswith("chat.update")]
         assert len(updates) == 1
         assert "Acknowledged by Anna Berg via Slack" in json.dumps(updates[0].json)
 
 
-def _action_ids(blocks: Any) -> list[str]:
+def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
     return [
         str(element["action_id"])
         for block in blocks
@@ -299,9 +278,9 @@ async def test_an_sms_ack_restates_the_slack_message_and_a_resolve_says_it_once(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
     clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
-    settings = settings_for(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
     async with running_app(settings, clock) as app:
-        incident_id = await fire(app, "web", "web-down", alertname="Web")  # unrouted → anna
+        incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
         [dm] = slack_fake.messages
         assert "ack" in _action_ids(dm.blocks)
 
@@ -342,17 +321,17 @@ async def test_a_pagerduty_acknowledge_acknowledges_its_incident(app: RunningApp
             "items"
         ]
     ]
-    assert (await detail(app, incident_id))["state"] == "triggered"
+    assert (await incident_detail(app, incident_id))["state"] == "triggered"
 
     ack = {"routing_key": WEBHOOK_TOKEN, "event_action": "acknowledge", "dedup_key": "db-1-disk"}
     assert (await app.client.post("/v2/enqueue", content=json.dumps(ack))).status_code == 202
     await app.services.escalation.settle()
 
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     assert found["state"] == "acknowledged"
     event = next(e for e in found["timeline"] if e["kind"] == "acknowledged")
     assert (event["actor"], event["channel"]) == (None, "pagerduty")  # the integration acted
     resolve = {"routing_key": WEBHOOK_TOKEN, "event_action": "resolve", "dedup_key": "db-1-disk"}
     assert (await app.client.post("/v2/enqueue", content=json.dumps(resolve))).status_code == 202
     await app.services.escalation.settle()
-    assert (await detail(app, incident_id))["state"] == "resolved"
+    assert (await incident_detail(app, incident_id))["state"] == "resolved"

@@ -1,16 +1,21 @@
 """The ladder over time with a frozen clock: who is paged at each step and when; acts stop it."""
 
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.clock import FrozenClock
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.app import (
+    RunningApp,
+    app_settings,
+    fire_service,
+    incident_detail,
+    run_minutes,
+    running_app,
+)
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 LADDER_RULES = Path(__file__).parent.parent / "fixtures" / "rules_ladder"
@@ -28,34 +33,10 @@ async def app(database_url: str, clock: FrozenClock) -> AsyncIterator[RunningApp
         yield running
 
 
-async def fire(app: RunningApp, service: str, key: str) -> int:
-    body = {"summary": f"{service} down", "severity": "critical", "dedup_key": key}
-    body["labels"] = {"service": service}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202
-    await app.services.escalation.settle()
-    incident_id: int = response.json()["incidents"][0]
-    return incident_id
-
-
-async def run_minutes(app: RunningApp, clock: FrozenClock, minutes: int) -> None:
-    for _ in range(minutes):
-        clock.advance(timedelta(minutes=1))
-        await app.services.escalation.cycle()
-
-
-async def detail(app: RunningApp, incident_id: int) -> dict[str, Any]:
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def schedule(app: RunningApp, incident_id: int) -> dict[int, list[str]]:
     """Minute after START → engineers paged then (page kind only)."""
     paged: dict[int, list[str]] = defaultdict(list)
-    for page in (await detail(app, incident_id))["pages"]:
+    for page in (await incident_detail(app, incident_id))["pages"]:
         if page["kind"] == "page":
             assert page["status"] == "sent", page
             at = datetime.fromisoformat(page["created_at"])
@@ -64,7 +45,7 @@ async def schedule(app: RunningApp, incident_id: int) -> dict[int, list[str]]:
 
 
 async def test_full_ladder_then_exhausted(app: RunningApp, clock: FrozenClock) -> None:
-    incident_id = await fire(app, "db", "db-down")
+    incident_id = await fire_service(app, "db", "db-down")
     await run_minutes(app, clock, 100)
     assert await schedule(app, incident_id) == {
         0: ["bo"],  # first
@@ -78,7 +59,7 @@ async def test_full_ladder_then_exhausted(app: RunningApp, clock: FrozenClock) -
         65: ["anna"],  # exhausted: the lead every 30 min
         95: ["anna"],
     }
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     assert found["exhausted"] is True
     assert found["state"] == "triggered"
 
@@ -86,8 +67,8 @@ async def test_full_ladder_then_exhausted(app: RunningApp, clock: FrozenClock) -
 async def test_ack_stops_the_ladder_while_a_control_keeps_escalating(
     app: RunningApp, clock: FrozenClock
 ) -> None:
-    acked = await fire(app, "db", "db-down")
-    control = await fire(app, "cache", "cache-down")
+    acked = await fire_service(app, "db", "db-down")
+    control = await fire_service(app, "cache", "cache-down")
     await run_minutes(app, clock, 6)
     response = await app.client.post(
         f"/api/incidents/{acked}/ack", headers=app.reader_headers(), json={"note": "on it"}
@@ -98,28 +79,28 @@ async def test_ack_stops_the_ladder_while_a_control_keeps_escalating(
     await run_minutes(app, clock, 30)
     assert await schedule(app, acked) == {0: ["bo"], 5: ["carl"]}
     assert sorted(await schedule(app, control)) == [0, 5, 10, 15, 20, 25, 30, 35]
-    timeline = [(e["kind"], e["actor"]) for e in (await detail(app, acked))["timeline"]]
+    timeline = [(e["kind"], e["actor"]) for e in (await incident_detail(app, acked))["timeline"]]
     assert timeline.count(("acknowledged", "anna")) == 1
 
 
 async def test_ack_reminder_then_retrigger(app: RunningApp, clock: FrozenClock) -> None:
-    incident_id = await fire(app, "db", "db-down")
+    incident_id = await fire_service(app, "db", "db-down")
     await app.client.post(f"/api/incidents/{incident_id}/ack", headers=app.reader_headers())
     await run_minutes(app, clock, 60)
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     reminders = [p for p in found["pages"] if p["kind"] == "reminder"]
     assert [(p["engineer"], p["created_at"]) for p in reminders] == [
         ("anna", (START + timedelta(minutes=60)).isoformat())
     ]
     await run_minutes(app, clock, 5)  # not confirmed within ack_timeout → paged again
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     assert found["state"] == "triggered"
     new_cycle = [p for p in found["pages"] if p["kind"] == "page" and p["cycle"] == 2]
     assert [p["engineer"] for p in new_cycle] == ["bo"]
 
 
 async def test_escalate_snooze_handover_and_resolve(app: RunningApp, clock: FrozenClock) -> None:
-    incident_id = await fire(app, "db", "db-down")
+    incident_id = await fire_service(app, "db", "db-down")
     headers = app.reader_headers()
     await app.client.post(f"/api/incidents/{incident_id}/escalate", headers=headers)
     await app.services.escalation.settle()
@@ -129,7 +110,7 @@ async def test_escalate_snooze_handover_and_resolve(app: RunningApp, clock: Froz
     )
     assert snoozed.json()["state"] == "snoozed"
     await run_minutes(app, clock, 9)
-    assert (await detail(app, incident_id))["state"] == "snoozed"
+    assert (await incident_detail(app, incident_id))["state"] == "snoozed"
     await run_minutes(app, clock, 1)
     assert (await schedule(app, incident_id))[10] == ["bo"]  # a new cycle from the top
     over = await app.client.post(
@@ -146,7 +127,7 @@ async def test_escalate_snooze_handover_and_resolve(app: RunningApp, clock: Froz
     assert done.json()["state"] == "resolved"
     await app.services.escalation.settle()
     await run_minutes(app, clock, 1)
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     notes = sorted(p["engineer"] for p in found["pages"] if p["kind"] == "resolved-note")
     assert notes == ["bo", "carl", "erik"]
     late = await app.client.post(f"/api/incidents/{incident_id}/snooze", headers=headers)

@@ -22,10 +22,10 @@ from app.clock import FrozenClock
 from app.paging.signatures import slack_signature, twilio_signature
 from app.store.retention import prune
 from app.store.tables import Base
-from tests.escalation.test_inbound import SIGNING_SECRET, detail, fire, settings_for
 from tests.fakes.slack_server import SlackFake
 from tests.fakes.twilio_server import AUTH_TOKEN, TwilioFake
-from tests.support.app import RunningApp, running_app
+from tests.support.app import FIXTURES, RunningApp, fire_service, incident_detail, running_app
+from tests.support.providers import SLACK_SIGNING_SECRET, provider_settings
 
 _receipts = Base.metadata.tables["inbound_receipts"]
 SAM = "+46709990000"  # rules_channels: pages for service db go to sam, by SMS
@@ -41,7 +41,13 @@ def clock() -> FrozenClock:
 async def app(
     database_url: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
-    settings = settings_for(database_url, "rules_channels", twilio_fake, slack_fake)
+    settings = provider_settings(
+        database_url,
+        twilio_fake,
+        slack_fake,
+        rules_dir=FIXTURES / "rules_channels",
+        slack_signing_secret=SLACK_SIGNING_SECRET,
+    )
     async with running_app(settings, clock) as running:
         yield running
 
@@ -62,7 +68,7 @@ def _slack_click(action: str, incident_id: int, now: datetime) -> tuple[bytes, d
     stamp = str(int(now.timestamp()))
     return body, {
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": slack_signature(SIGNING_SECRET, stamp, body),
+        "X-Slack-Signature": slack_signature(SLACK_SIGNING_SECRET, stamp, body),
         "Content-Type": "application/x-www-form-urlencoded",
     }
 
@@ -73,7 +79,7 @@ def _twilio(url: str, form: dict[str, str]) -> dict[str, str]:
 
 async def _history(app: RunningApp, incident_id: int) -> tuple[int, int, str]:
     """Pages, timeline events and state of an incident: what a repeated action would change."""
-    found = await detail(app, incident_id)
+    found = await incident_detail(app, incident_id)
     return len(found["pages"]), len(found["timeline"]), found["state"]
 
 
@@ -85,7 +91,7 @@ def _same(first: httpx.Response, second: httpx.Response) -> None:
 async def test_a_replayed_slack_escalate_escalates_once(
     app: RunningApp, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "web", "web-down", alertname="Web")  # unrouted → anna
+    incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # unrouted → anna
     before = await _history(app, incident_id)
     body, headers = _slack_click("escalate", incident_id, clock.now())
     first = await app.client.post("/slack/actions", content=body, headers=headers)
@@ -103,7 +109,7 @@ async def test_a_replayed_slack_escalate_escalates_once(
 async def test_two_copies_of_a_slack_click_at_once_act_once(
     app: RunningApp, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "web", "web-down", alertname="Web")
+    incident_id = await fire_service(app, "web", "web-down", alertname="Web")
     body, headers = _slack_click("escalate", incident_id, clock.now())
     answers = await asyncio.gather(
         *(app.client.post("/slack/actions", content=body, headers=headers) for _ in range(4))
@@ -112,13 +118,13 @@ async def test_two_copies_of_a_slack_click_at_once_act_once(
     for answer in answers[1:]:
         _same(answers[0], answer)
     escalations = [
-        e for e in (await detail(app, incident_id))["timeline"] if e["kind"] == "escalated"
+        e for e in (await incident_detail(app, incident_id))["timeline"] if e["kind"] == "escalated"
     ]
     assert len(escalations) == 1, escalations
 
 
 async def test_a_replayed_sms_reply_is_answered_as_before_and_acts_once(app: RunningApp) -> None:
-    incident_id = await fire(app, "db", "db-down")  # → sam by SMS
+    incident_id = await fire_service(app, "db", "db-down")  # → sam by SMS
     before = await _history(app, incident_id)
     url = "http://testserver/twilio/sms"
     form = {
@@ -146,7 +152,7 @@ async def test_a_replayed_sms_reply_is_answered_as_before_and_acts_once(app: Run
 async def test_a_replayed_voice_key_is_answered_as_before_and_acts_once(
     app: RunningApp, twilio_fake: TwilioFake
 ) -> None:
-    incident_id = await fire(app, "cache", "cache-down")  # → vic by SMS and a call
+    incident_id = await fire_service(app, "cache", "cache-down")  # → vic by SMS and a call
     [call] = twilio_fake.calls
     assert call.twiml is not None
     found = re.search(r'action="([^"]+)"', call.twiml)
@@ -167,7 +173,7 @@ async def test_a_replayed_voice_key_is_answered_as_before_and_acts_once(
 async def test_receipts_are_kept_past_the_window_then_pruned(
     app: RunningApp, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "web", "web-down", alertname="Web")
+    incident_id = await fire_service(app, "web", "web-down", alertname="Web")
     body, headers = _slack_click("ack", incident_id, clock.now())
     assert (
         await app.client.post("/slack/actions", content=body, headers=headers)

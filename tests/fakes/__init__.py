@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -31,8 +31,8 @@ class RecordedRequest:
         return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
 
     @property
-    def json(self) -> dict[str, object]:
-        """The body decoded as a JSON object."""
+    def json(self) -> dict[str, Any]:
+        """The body decoded as a JSON object (its values are what the tests assert on)."""
         decoded = json.loads(self.body)
         assert isinstance(decoded, dict)
         return decoded

@@ -1,6 +1,7 @@
 """A fake Slack Web API: chat.postMessage, chat.update, conversations.open/history, auth.test."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.clock import Clock, SystemClock
 from tests.fakes import FakeResponse, FakeServer, Fault, RecordedRequest
@@ -15,7 +16,7 @@ class PostedMessage:
     channel: str
     ts: str
     text: str
-    blocks: list[object] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)  # Block Kit JSON objects
 
 
 class SlackFake(FakeServer):
@@ -92,7 +93,7 @@ class SlackFake(FakeServer):
             channel=channel,
             ts=self._next_ts(),
             text=str(payload.get("text", "")),
-            blocks=list(blocks) if isinstance(blocks, list) else [],
+            blocks=_objects(blocks),
         )
         self.messages.append(message)
         return FakeResponse(
@@ -105,9 +106,8 @@ class SlackFake(FakeServer):
         for message in self.messages:
             if message.channel == payload.get("channel") and message.ts == payload.get("ts"):
                 message.text = str(payload.get("text", message.text))
-                blocks = payload.get("blocks")
-                if isinstance(blocks, list):
-                    message.blocks = list(blocks)
+                if "blocks" in payload:
+                    message.blocks = _objects(payload["blocks"])
                 body = {"ok": True, "channel": message.channel, "ts": message.ts}
                 return FakeResponse(200, {**body, "text": message.text})
         return _fail("message_not_found")
@@ -138,6 +138,13 @@ class SlackFake(FakeServer):
 
 def _is_post(request: RecordedRequest) -> bool:
     return request.path == "/chat.postMessage"
+
+
+def _objects(blocks: object) -> list[dict[str, Any]]:
+    """The JSON objects of a `blocks` value (Slack ignores anything else)."""
+    return (
+        [block for block in blocks if isinstance(block, dict)] if isinstance(blocks, list) else []
+    )
 
 
 def _fail(error: str) -> FakeResponse:

@@ -85,6 +85,10 @@ class TwilioFake(FakeServer):
         }
         self._fetches: dict[str, int] = {}
 
+    def messages_to(self, number: str) -> list[SentMessage]:
+        """The SMS accepted for `number`, in the order they came."""
+        return [message for message in self.messages if message.to == number]
+
     def fail_with_code(self, code: int, *, times: int | None = 1, to: str | None = None) -> None:
         """Answer the next `times` creates (only those to `to`, if given) with a Twilio error."""
         status = _ERROR_STATUS.get(code, 400)

@@ -9,8 +9,8 @@ import pytest
 from app.clock import FrozenClock
 from app.config import Settings
 from app.store.tokens import TokenKind
-from tests.heartbeats.conftest import RULES, START, beat, cycle_at, detail, incidents
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.heartbeats.support import RULES, START, beat, cycle_at, incidents
+from tests.support.app import RunningApp, app_settings, incident_detail, running_app
 
 LIMIT = timedelta(minutes=12)  # nightly-backup: every 10m + grace 2m
 SECOND = timedelta(seconds=1)
@@ -37,7 +37,7 @@ async def test_missed_beat_pages_then_next_beat_resolves(
     assert opened["state"] == "triggered"
     assert opened["severity"] == "critical"
     assert opened["summary"].startswith("Heartbeat nightly-backup of backup is late: no beat yet")
-    pages = (await detail(app, opened["id"]))["pages"]
+    pages = (await incident_detail(app, opened["id"]))["pages"]
     assert [(p["engineer"], p["channel"], p["status"]) for p in pages] == [("bo", "sms", "sent")]
     await cycle_at(app, clock, LIMIT + 5 * SECOND)
     assert len(await incidents(app, system="backup")) == 1  # idempotent: nothing new

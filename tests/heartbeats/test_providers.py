@@ -2,7 +2,6 @@
 raises an incident for the lead, who gets it on the channel that still works (Slack); it
 resolves once a page goes out on the failing channel again."""
 
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,10 +9,11 @@ from typing import Any
 import pytest
 
 from app.clock import FrozenClock
-from tests.fakes.slack_server import BOT_TOKEN, SlackFake
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.heartbeats.conftest import RULES, cycle_at, incidents
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.fakes.slack_server import SlackFake
+from tests.fakes.twilio_server import TwilioFake
+from tests.heartbeats.support import RULES, cycle_at, incidents
+from tests.support.app import RunningApp, post_generic, running_app
+from tests.support.providers import provider_settings
 
 ANNA_DM = SlackFake.dm_channel("U01ANNA")
 
@@ -23,18 +23,13 @@ async def app(
     database_url: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
     twilio_fake.clock = slack_fake.clock = clock
-    settings = app_settings(
+    settings = provider_settings(
         database_url,
+        twilio_fake,
+        slack_fake,
         rules_dir=RULES,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
         # A messaging service sends SMS but cannot call: voice pages go to the log channel.
         twilio_from="MG" + "0" * 32,
-        twilio_api_url=twilio_fake.url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack_fake.url,
-        sms_min_interval="0",
-        sms_per_15min=0,
     )
     async with running_app(settings, clock) as running:
         yield running
@@ -47,10 +42,7 @@ async def fire(app: RunningApp, service: str) -> None:
         "dedup_key": service,
         "labels": {"service": service},
     }
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202, response.text
+    await post_generic(app, body)
     await app.services.escalation.settle()
 
 

@@ -12,7 +12,7 @@ from app.heartbeats.specs import heartbeat_specs
 from app.paging.base import ChannelError
 from app.routing.decision import route
 from app.routing.loader import load_rules
-from tests.heartbeats.conftest import RULES
+from tests.heartbeats.support import RULES
 
 
 def rules_with(tmp_path: Path, systems: str) -> Path:

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app.clock import FrozenClock
-from tests.heartbeats.conftest import HERE, RULES, START, cycle_at, detail, incidents
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.heartbeats.support import HERE, RULES, START, cycle_at, incidents
+from tests.support.app import RunningApp, app_settings, incident_detail, running_app
 
 WATCHDOG = (HERE / "fixtures" / "watchdog.json").read_bytes()
 LIMIT = timedelta(minutes=6)  # Watchdog: every 5m + grace 1m
@@ -45,7 +45,7 @@ async def test_watchdog_alerts_are_beats(app: RunningApp, clock: FrozenClock) ->
     await cycle_at(app, clock, timedelta(minutes=4) + LIMIT + SECOND)
     [late] = await incidents(app, system="prometheus")
     assert late["summary"].startswith("Heartbeat Watchdog of prometheus is late")
-    pages = (await detail(app, late["id"]))["pages"]
+    pages = (await incident_detail(app, late["id"]))["pages"]
     assert [p["engineer"] for p in pages if p["kind"] == "page"] == ["bo"]
 
     clock.advance(timedelta(minutes=1))

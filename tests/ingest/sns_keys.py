@@ -63,8 +63,8 @@ class Signer:
 
     def sign(self, envelope: dict[str, str], version: str = "1") -> dict[str, str]:
         """Return the envelope with SignatureVersion and Signature set (v1 SHA1, v2 SHA256)."""
-        # SignatureVersion 1 is SHA1 by protocol: SNS still sends it by default.
-        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+        # SNS still sends SignatureVersion 1 by default.
+        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303 - v1 is SHA1
         signature = self.key.sign(canonical(envelope), padding.PKCS1v15(), algorithm)
         return envelope | {
             "SignatureVersion": version,

@@ -1,23 +1,28 @@
 """The outbox end to end: the service pages through the real Twilio SDK and real HTTP to the
 fake provider servers, retries, falls back, throttles, and never pages an acked incident."""
 
-import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 
 from app.clock import FrozenClock
 from app.paging.signatures import twilio_signature
-from tests.fakes.slack_server import BOT_TOKEN, SlackFake
-from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.fakes.slack_server import SlackFake
+from tests.fakes.twilio_server import AUTH_TOKEN, TwilioFake
+from tests.support.app import (
+    FIXTURES,
+    RunningApp,
+    advance,
+    fire_critical,
+    incident_pages,
+    running_app,
+)
+from tests.support.providers import provider_settings
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-CHANNEL_RULES = Path(__file__).parent.parent / "fixtures" / "rules_channels"
 ANNA, SAM = "+46701112233", "+46709990000"
+CHANNEL_RULES = FIXTURES / "rules_channels"
 
 
 @pytest.fixture
@@ -25,62 +30,20 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-def provider_settings(
-    database_url: str, twilio: TwilioFake, slack: SlackFake, **extra: object
-) -> Any:
-    values: dict[str, object] = {
-        "rules_dir": CHANNEL_RULES,
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from": "+15550001111",
-        "twilio_api_url": twilio.url,
-        "slack_bot_token": BOT_TOKEN,
-        "slack_api_url": slack.url,
-        "sms_min_interval": "0",
-        "sms_per_15min": 0,
-    }
-    return app_settings(database_url, **(values | extra))
-
-
 @pytest.fixture
 async def app(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
-    settings = provider_settings(sqlite_database, twilio_fake, slack_fake)
+    settings = provider_settings(sqlite_database, twilio_fake, slack_fake, rules_dir=CHANNEL_RULES)
     async with running_app(settings, clock) as running:
         yield running
-
-
-async def fire(app: RunningApp, key: str, **labels: str) -> int:
-    body = {"summary": f"{key} is down", "severity": "critical", "dedup_key": key, "labels": labels}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202
-    await app.services.escalation.settle()
-    incident_id: int = response.json()["incidents"][0]
-    return incident_id
-
-
-async def pages(app: RunningApp, incident_id: int) -> list[dict[str, Any]]:
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    found: list[dict[str, Any]] = response.json()["pages"]
-    return found
-
-
-async def advance(app: RunningApp, clock: FrozenClock, seconds: float) -> None:
-    clock.advance(timedelta(seconds=seconds))
-    await app.services.escalation.cycle()
-
-
-def sms_to(twilio: TwilioFake, number: str) -> list[Any]:
-    return [m for m in twilio.messages if m.to == number]
 
 
 async def test_new_incident_sends_one_sms_and_one_slack_dm(
     app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "disk", alertname="DiskFull")  # unrouted → the lead, anna
+    # Unrouted: paged to the lead, anna.
+    incident_id = await fire_critical(app, "disk", {"alertname": "DiskFull"})
     await advance(app, clock, 1)
     [sms] = twilio_fake.messages
     assert sms.to == ANNA
@@ -91,13 +54,13 @@ async def test_new_incident_sends_one_sms_and_one_slack_dm(
     assert sms.status_callback == "http://testserver/twilio/status"
     [dm] = slack_fake.messages
     assert dm.channel == SlackFake.dm_channel("U01ANNA")
-    buttons = [e for b in dm.blocks if b.get("type") == "actions" for e in b["elements"]]  # type: ignore[union-attr]
+    buttons = [e for b in dm.blocks if b.get("type") == "actions" for e in b["elements"]]
     assert {b.get("action_id"): b.get("value") for b in buttons if b.get("value")} == {
         "ack": str(incident_id),
         "resolve": str(incident_id),
         "escalate": str(incident_id),
     }
-    assert sorted((p["channel"], p["status"]) for p in await pages(app, incident_id)) == [
+    assert sorted((p["channel"], p["status"]) for p in await incident_pages(app, incident_id)) == [
         ("slack", "sent"),
         ("sms", "sent"),
     ]
@@ -107,23 +70,23 @@ async def test_a_500_is_retried_and_the_sms_goes_once(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
     twilio_fake.fail_with_status(500)
-    incident_id = await fire(app, "db-down", service="db")
-    [page] = await pages(app, incident_id)
+    incident_id = await fire_critical(app, "db-down", {"service": "db"})
+    [page] = await incident_pages(app, incident_id)
     assert (page["status"], page["attempts"]) == ("pending", 1)
     await advance(app, clock, 5)
-    [page] = await pages(app, incident_id)
+    [page] = await incident_pages(app, incident_id)
     assert (page["status"], page["attempts"]) == ("sent", 2)
     posts = [r for r in twilio_fake.requests if r.method == "POST"]
     assert len(posts) == 2
-    assert len(sms_to(twilio_fake, SAM)) == 1
+    assert len(twilio_fake.messages_to(SAM)) == 1
 
 
 async def test_invalid_number_falls_back_to_slack_at_once(
     app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
     twilio_fake.fail_with_code(21211)
-    incident_id = await fire(app, "db-down", service="db")
-    found = await pages(app, incident_id)
+    incident_id = await fire_critical(app, "db-down", {"service": "db"})
+    found = await incident_pages(app, incident_id)
     assert sorted((p["channel"], p["status"]) for p in found) == [
         ("slack", "sent"),
         ("sms", "failed"),
@@ -136,7 +99,7 @@ async def test_invalid_number_falls_back_to_slack_at_once(
 async def test_undelivered_status_falls_back_and_forged_callbacks_are_refused(
     app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake
 ) -> None:
-    incident_id = await fire(app, "db-down", service="db")
+    incident_id = await fire_critical(app, "db-down", {"service": "db"})
     [sms] = twilio_fake.messages
     form = {"MessageSid": sms.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
     url = "http://testserver/twilio/status"
@@ -152,7 +115,7 @@ async def test_undelivered_status_falls_back_and_forged_callbacks_are_refused(
     assert [m.channel for m in slack_fake.messages] == [SlackFake.dm_channel("U09SAM")]
     # A critical page whose SMS was not delivered also calls the same number.
     assert [call.to for call in twilio_fake.calls] == [SAM]
-    statuses = {p["channel"]: p["status"] for p in await pages(app, incident_id)}
+    statuses = {p["channel"]: p["status"] for p in await incident_pages(app, incident_id)}
     assert statuses == {"sms": "failed", "slack": "sent", "voice": "sent"}
 
 
@@ -160,22 +123,27 @@ async def test_throttle_bundles_ten_pages_into_few_sms_and_skips_acked(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
     settings = provider_settings(
-        sqlite_database, twilio_fake, slack_fake, sms_min_interval="60s", sms_per_15min=5
+        sqlite_database,
+        twilio_fake,
+        slack_fake,
+        rules_dir=CHANNEL_RULES,
+        sms_min_interval="60s",
+        sms_per_15min=5,
     )
     async with running_app(settings, clock) as app:
-        ids = [await fire(app, f"k{i}", alertname=f"Check{i}") for i in range(10)]
+        ids = [await fire_critical(app, f"k{i}", {"alertname": f"Check{i}"}) for i in range(10)]
         acked = ids[-1]
         await app.client.post(f"/api/incidents/{acked}/ack", headers=app.reader_headers())
         for _ in range(6):
             await advance(app, clock, 10)  # one minute in all
-        to_anna = sms_to(twilio_fake, ANNA)
+        to_anna = twilio_fake.messages_to(ANNA)
         assert len(to_anna) <= 3
         assert to_anna[0].body.startswith(f"[CRIT #{ids[0]}]")
         assert to_anna[1].body.startswith("8 more:")
         for incident_id in ids[1:-1]:
             assert f"#{incident_id} " in to_anna[1].body
         # The acked incident's held SMS never went out; Slack is not throttled.
-        statuses = {p["channel"]: p["status"] for p in await pages(app, acked)}
+        statuses = {p["channel"]: p["status"] for p in await incident_pages(app, acked)}
         assert statuses["sms"] == "cancelled"
         assert len(slack_fake.messages) == 10
 
@@ -183,7 +151,8 @@ async def test_throttle_bundles_ten_pages_into_few_sms_and_skips_acked(
 async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
-    incident_id = await fire(app, "disk", alertname="DiskFull")  # → anna, SMS and Slack
+    # Unrouted: anna, by SMS and Slack.
+    incident_id = await fire_critical(app, "disk", {"alertname": "DiskFull"})
     [dm] = slack_fake.messages
     resolved = await app.client.post(
         f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
@@ -191,7 +160,7 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     assert resolved.json()["state"] == "resolved"
     await app.services.escalation.settle()
     await advance(app, clock, 1)
-    assert [m.body.split("]")[0] for m in sms_to(twilio_fake, ANNA)] == [
+    assert [m.body.split("]")[0] for m in twilio_fake.messages_to(ANNA)] == [
         f"[CRIT #{incident_id}",
         f"[RESOLVED #{incident_id}",
     ]
@@ -199,9 +168,11 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
     assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
     # Restated once as resolved (no buttons), never overwritten by a resolved note.
-    assert "Resolved by" in json.dumps(updates[0]["blocks"])
-    assert '"action_id": "ack"' not in json.dumps(updates[0]["blocks"])
-    kinds = sorted((p["kind"], p["channel"], p["status"]) for p in await pages(app, incident_id))
+    assert "Resolved by" in str(updates[0]["blocks"])
+    assert "'action_id': 'ack'" not in str(updates[0]["blocks"])
+    kinds = sorted(
+        (p["kind"], p["channel"], p["status"]) for p in await incident_pages(app, incident_id)
+    )
     assert [k for k in kinds if k[0] != "page"] == [
         ("resolved-note", "sms", "sent"),
         ("update", "slack", "sent"),

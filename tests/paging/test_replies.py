@@ -2,6 +2,7 @@
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,8 +28,23 @@ from app.paging.text import gsm7_length, segments
 ACK_42 = InboundReply(Command.ACK, 42)
 
 
-def _reply(command: Command, incident_id: int | None = None, **fields: object) -> InboundReply:
-    return InboundReply(command, incident_id, **fields)  # type: ignore[arg-type]
+class _ConfirmationFields(TypedDict, total=False):
+    """The keyword arguments of `confirmation` a case sets."""
+
+    incident_id: int
+    target: str
+    duration: timedelta
+    until: datetime
+    incident_ids: list[int]
+
+
+class _RefusalFields(TypedDict, total=False):
+    """The keyword arguments of `refusal` a case sets."""
+
+    incident_id: int
+    by: str
+    target: str
+    hint_id: int
 
 
 @pytest.mark.parametrize(
@@ -67,38 +83,38 @@ def test_ack_spellings(body: str) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("42r", _reply(Command.RESOLVE, 42)),
-        ("42 res", _reply(Command.RESOLVE, 42)),
-        ("resolve 42", _reply(Command.RESOLVE, 42)),
-        ("42 RESOLVE", _reply(Command.RESOLVE, 42)),
-        ("42e", _reply(Command.ESCALATE, 42)),
-        ("42 esc", _reply(Command.ESCALATE, 42)),
-        ("escalate 42", _reply(Command.ESCALATE, 42)),
-        ("e 42", _reply(Command.ESCALATE, 42)),
-        ("42f bo", _reply(Command.FORWARD, 42, target="bo")),
-        ("42F BO", _reply(Command.FORWARD, 42, target="bo")),
-        ("42 fwd @Bo", _reply(Command.FORWARD, 42, target="bo")),
-        ("forward 42 bo", _reply(Command.FORWARD, 42, target="bo")),
-        ("f 42 anna.berg", _reply(Command.FORWARD, 42, target="anna.berg")),
-        ("42s", _reply(Command.SNOOZE, 42, duration=timedelta(minutes=30))),
-        ("42 snooze", _reply(Command.SNOOZE, 42, duration=timedelta(minutes=30))),
-        ("42s 90", _reply(Command.SNOOZE, 42, duration=timedelta(minutes=90))),
-        ("snooze 42 15", _reply(Command.SNOOZE, 42, duration=timedelta(minutes=15))),
-        ("s 42 15", _reply(Command.SNOOZE, 42, duration=timedelta(minutes=15))),
-        ("42s 2h", _reply(Command.SNOOZE, 42, duration=timedelta(hours=2))),
-        ("42m 2h", _reply(Command.MUTE, 42, duration=timedelta(hours=2))),
-        ("42 mute 30s", _reply(Command.MUTE, 42, duration=timedelta(seconds=30))),
-        ("mute 42 5m", _reply(Command.MUTE, 42, duration=timedelta(minutes=5))),
-        ("42m 5min", _reply(Command.MUTE, 42, duration=timedelta(minutes=5))),
-        ("42m 1d", _reply(Command.MUTE, 42, duration=timedelta(days=1))),
-        ("42m 1H30M", _reply(Command.MUTE, 42, duration=timedelta(minutes=90))),
-        ("away 3d", _reply(Command.AWAY, duration=timedelta(days=3))),
-        ("AWAY 12h", _reply(Command.AWAY, duration=timedelta(hours=12))),
-        ("back", _reply(Command.BACK)),
-        ("Back.", _reply(Command.BACK)),
-        ("aa", _reply(Command.ACK_ALL)),
-        ("AA", _reply(Command.ACK_ALL)),
-        ("rr", _reply(Command.RESOLVE_ALL)),
+        ("42r", InboundReply(Command.RESOLVE, 42)),
+        ("42 res", InboundReply(Command.RESOLVE, 42)),
+        ("resolve 42", InboundReply(Command.RESOLVE, 42)),
+        ("42 RESOLVE", InboundReply(Command.RESOLVE, 42)),
+        ("42e", InboundReply(Command.ESCALATE, 42)),
+        ("42 esc", InboundReply(Command.ESCALATE, 42)),
+        ("escalate 42", InboundReply(Command.ESCALATE, 42)),
+        ("e 42", InboundReply(Command.ESCALATE, 42)),
+        ("42f bo", InboundReply(Command.FORWARD, 42, target="bo")),
+        ("42F BO", InboundReply(Command.FORWARD, 42, target="bo")),
+        ("42 fwd @Bo", InboundReply(Command.FORWARD, 42, target="bo")),
+        ("forward 42 bo", InboundReply(Command.FORWARD, 42, target="bo")),
+        ("f 42 anna.berg", InboundReply(Command.FORWARD, 42, target="anna.berg")),
+        ("42s", InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=30))),
+        ("42 snooze", InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=30))),
+        ("42s 90", InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=90))),
+        ("snooze 42 15", InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=15))),
+        ("s 42 15", InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=15))),
+        ("42s 2h", InboundReply(Command.SNOOZE, 42, duration=timedelta(hours=2))),
+        ("42m 2h", InboundReply(Command.MUTE, 42, duration=timedelta(hours=2))),
+        ("42 mute 30s", InboundReply(Command.MUTE, 42, duration=timedelta(seconds=30))),
+        ("mute 42 5m", InboundReply(Command.MUTE, 42, duration=timedelta(minutes=5))),
+        ("42m 5min", InboundReply(Command.MUTE, 42, duration=timedelta(minutes=5))),
+        ("42m 1d", InboundReply(Command.MUTE, 42, duration=timedelta(days=1))),
+        ("42m 1H30M", InboundReply(Command.MUTE, 42, duration=timedelta(minutes=90))),
+        ("away 3d", InboundReply(Command.AWAY, duration=timedelta(days=3))),
+        ("AWAY 12h", InboundReply(Command.AWAY, duration=timedelta(hours=12))),
+        ("back", InboundReply(Command.BACK)),
+        ("Back.", InboundReply(Command.BACK)),
+        ("aa", InboundReply(Command.ACK_ALL)),
+        ("AA", InboundReply(Command.ACK_ALL)),
+        ("rr", InboundReply(Command.RESOLVE_ALL)),
     ],
 )
 def test_every_command_and_alias(body: str, expected: InboundReply) -> None:
@@ -108,18 +124,18 @@ def test_every_command_and_alias(body: str, expected: InboundReply) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("a", _reply(Command.ACK)),
-        ("ACK", _reply(Command.ACK)),
-        ("ack on it", _reply(Command.ACK, note="on it")),
-        ("r", _reply(Command.RESOLVE)),
-        ("resolve", _reply(Command.RESOLVE)),
-        ("e", _reply(Command.ESCALATE)),
-        ("escalate need db help", _reply(Command.ESCALATE, note="need db help")),
-        ("f bo", _reply(Command.FORWARD, target="bo")),
-        ("forward Bo", _reply(Command.FORWARD, target="bo")),
-        ("s", _reply(Command.SNOOZE, duration=DEFAULT_SNOOZE)),
-        ("snooze", _reply(Command.SNOOZE, duration=DEFAULT_SNOOZE)),
-        ("m 2h", _reply(Command.MUTE, duration=timedelta(hours=2))),
+        ("a", InboundReply(Command.ACK)),
+        ("ACK", InboundReply(Command.ACK)),
+        ("ack on it", InboundReply(Command.ACK, note="on it")),
+        ("r", InboundReply(Command.RESOLVE)),
+        ("resolve", InboundReply(Command.RESOLVE)),
+        ("e", InboundReply(Command.ESCALATE)),
+        ("escalate need db help", InboundReply(Command.ESCALATE, note="need db help")),
+        ("f bo", InboundReply(Command.FORWARD, target="bo")),
+        ("forward Bo", InboundReply(Command.FORWARD, target="bo")),
+        ("s", InboundReply(Command.SNOOZE, duration=DEFAULT_SNOOZE)),
+        ("snooze", InboundReply(Command.SNOOZE, duration=DEFAULT_SNOOZE)),
+        ("m 2h", InboundReply(Command.MUTE, duration=timedelta(hours=2))),
     ],
 )
 def test_without_an_id_means_the_most_recent_page(body: str, expected: InboundReply) -> None:
@@ -129,29 +145,35 @@ def test_without_an_id_means_the_most_recent_page(body: str, expected: InboundRe
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("42a on it", _reply(Command.ACK, 42, note="on it")),
-        ("42 ACK On It, 5 min", _reply(Command.ACK, 42, note="On It, 5 min")),
-        ("ack 42 looking now", _reply(Command.ACK, 42, note="looking now")),
-        ("42a - on it", _reply(Command.ACK, 42, note="on it")),
-        ("42a, on it", _reply(Command.ACK, 42, note="on it")),
-        ("42r fixed by restart", _reply(Command.RESOLVE, 42, note="fixed by restart")),
-        ("42e need db help", _reply(Command.ESCALATE, 42, note="need db help")),
-        ("42f bo knows payments", _reply(Command.FORWARD, 42, target="bo", note="knows payments")),
+        ("42a on it", InboundReply(Command.ACK, 42, note="on it")),
+        ("42 ACK On It, 5 min", InboundReply(Command.ACK, 42, note="On It, 5 min")),
+        ("ack 42 looking now", InboundReply(Command.ACK, 42, note="looking now")),
+        ("42a - on it", InboundReply(Command.ACK, 42, note="on it")),
+        ("42a, on it", InboundReply(Command.ACK, 42, note="on it")),
+        ("42r fixed by restart", InboundReply(Command.RESOLVE, 42, note="fixed by restart")),
+        ("42e need db help", InboundReply(Command.ESCALATE, 42, note="need db help")),
+        (
+            "42f bo knows payments",
+            InboundReply(Command.FORWARD, 42, target="bo", note="knows payments"),
+        ),
         (
             "42s 90 at lunch",
-            _reply(Command.SNOOZE, 42, duration=timedelta(minutes=90), note="at lunch"),
+            InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=90), note="at lunch"),
         ),
         (
             "42s in a meeting",
-            _reply(Command.SNOOZE, 42, duration=DEFAULT_SNOOZE, note="in a meeting"),
+            InboundReply(Command.SNOOZE, 42, duration=DEFAULT_SNOOZE, note="in a meeting"),
         ),
         (
             "snooze 42 15 lunch",
-            _reply(Command.SNOOZE, 42, duration=timedelta(minutes=15), note="lunch"),
+            InboundReply(Command.SNOOZE, 42, duration=timedelta(minutes=15), note="lunch"),
         ),
-        ("42m 2h deploy", _reply(Command.MUTE, 42, duration=timedelta(hours=2), note="deploy")),
-        ("away 3d skiing", _reply(Command.AWAY, duration=timedelta(days=3), note="skiing")),
-        ("aa on it", _reply(Command.ACK_ALL, note="on it")),
+        (
+            "42m 2h deploy",
+            InboundReply(Command.MUTE, 42, duration=timedelta(hours=2), note="deploy"),
+        ),
+        ("away 3d skiing", InboundReply(Command.AWAY, duration=timedelta(days=3), note="skiing")),
+        ("aa on it", InboundReply(Command.ACK_ALL, note="on it")),
     ],
 )
 def test_trailing_text_is_a_note_with_its_case_kept(body: str, expected: InboundReply) -> None:
@@ -246,7 +268,7 @@ def test_invalid_forms_explain_themselves(body: str, message: str) -> None:
 
 def test_a_bare_number_after_a_command_is_the_incident_not_minutes() -> None:
     # `s 90` snoozes incident 90; minutes need the id first (`snooze 42 90`).
-    assert parse_reply("s 90") == _reply(Command.SNOOZE, 90, duration=DEFAULT_SNOOZE)
+    assert parse_reply("s 90") == InboundReply(Command.SNOOZE, 90, duration=DEFAULT_SNOOZE)
 
 
 @pytest.mark.parametrize(
@@ -307,8 +329,8 @@ def test_parse_duration(word: str, expected: timedelta | None) -> None:
         (Command.HELP, {}, HELP_TEXT),
     ],
 )
-def test_confirmations(command: Command, fields: dict[str, object], text: str) -> None:
-    assert confirmation(command, **fields) == text  # type: ignore[arg-type]
+def test_confirmations(command: Command, fields: _ConfirmationFields, text: str) -> None:
+    assert confirmation(command, **fields) == text
 
 
 @pytest.mark.parametrize("command", [Command.OPT_OUT, Command.OPT_IN])
@@ -337,8 +359,8 @@ def test_opt_keywords_get_no_answer_of_ours(command: Command) -> None:
         (Refusal.UNKNOWN_NUMBER, {}, "This number is not on the on-call team."),
     ],
 )
-def test_refusals(reason: Refusal, fields: dict[str, object], text: str) -> None:
-    assert refusal(reason, **fields) == text  # type: ignore[arg-type]
+def test_refusals(reason: Refusal, fields: _RefusalFields, text: str) -> None:
+    assert refusal(reason, **fields) == text
 
 
 def test_every_answer_is_one_gsm7_segment() -> None:

@@ -226,5 +226,5 @@ async def test_resolved_note_has_no_action_buttons(
 ) -> None:
     await slack.send(make_page(to=ANNA, kind=PageKind.RESOLVED_NOTE))
 
-    buttons = _buttons(slack_fake.requests[0].json["blocks"])  # type: ignore[arg-type]
+    buttons = _buttons(slack_fake.requests[0].json["blocks"])
     assert set(buttons) == {"runbook", "open"}

@@ -7,6 +7,7 @@ settle such an ambiguous outcome by looking the message up (Twilio `messages.lis
 """
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,9 +17,10 @@ from app.clock import FrozenClock
 from app.store.tables import Base
 from tests.fakes.slack_server import SlackFake
 from tests.fakes.twilio_server import TwilioFake
-from tests.paging.test_outbox import START, advance, fire, provider_settings
-from tests.support.app import RunningApp, running_app
+from tests.support.app import FIXTURES, RunningApp, advance, fire_critical, running_app
+from tests.support.providers import provider_settings
 
+START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 TIMEOUT_S = 0.5
 # Alerts routed to different engineers (rules_channels): anna (the lead) and sam.
 ALERTS = [("disk", {"alertname": "DiskFull"}), ("db-down", {"service": "db"})]
@@ -34,7 +36,11 @@ async def app(
     sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> AsyncIterator[RunningApp]:
     settings = provider_settings(
-        sqlite_database, twilio_fake, slack_fake, provider_timeout_s=TIMEOUT_S
+        sqlite_database,
+        twilio_fake,
+        slack_fake,
+        rules_dir=FIXTURES / "rules_channels",
+        provider_timeout_s=TIMEOUT_S,
     )
     async with running_app(settings, clock) as running:
         yield running
@@ -57,7 +63,7 @@ async def test_a_timed_out_send_is_found_at_the_provider_and_never_sent_again(
 ) -> None:
     twilio_fake.accept_slowly(None)  # every create stored, never answered
     slack_fake.post_slowly(60.0)
-    incidents = [await fire(app, key, **labels) for key, labels in ALERTS]
+    incidents = [await fire_critical(app, key, labels) for key, labels in ALERTS]
     for _ in range(6):  # 30 s: long past every retry backoff
         await advance(app, clock, 5)
     assert len(twilio_fake.messages) == len(incidents)
@@ -77,7 +83,7 @@ async def test_when_the_lookup_also_hangs_recovery_settles_the_page_later(
     app: RunningApp, twilio_fake: TwilioFake, slack_fake: SlackFake, clock: FrozenClock
 ) -> None:
     twilio_fake.answer_late(None)  # creates and lists alike: nothing answers in time
-    incident_id = await fire(app, "db-down", service="db")
+    incident_id = await fire_critical(app, "db-down", {"service": "db"})
     # Open: neither retried blind nor called sent.
     assert (await _rows(app, incident_id))["sms"].status == "sending"
     await advance(app, clock, 5)
@@ -95,7 +101,7 @@ async def test_a_timed_out_call_is_found_at_twilio_and_never_placed_again(
     app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
 ) -> None:
     twilio_fake.accept_slowly(None)
-    incident_id = await fire(app, "cache-down", service="cache")  # → vic, by a call
+    incident_id = await fire_critical(app, "cache-down", {"service": "cache"})  # → vic, by a call
     for _ in range(6):
         await advance(app, clock, 5)
     [call] = twilio_fake.calls

@@ -1,6 +1,5 @@
 """Helpers the quiet-hours tests share: post alerts, read incidents and pages, move time."""
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.clock import FrozenClock
 from app.store.tables import Page, RawEvent
-from tests.support.app import RunningApp
+from tests.support.app import RunningApp, incident_detail, post_generic
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Stockholm
 QUIET_RULES = Path(__file__).parent / "rules_quiet"
@@ -17,13 +16,14 @@ QUIET_RULES = Path(__file__).parent / "rules_quiet"
 
 async def send(app: RunningApp, service: str, key: str, status: str = "firing") -> Any:
     """Post one generic alert of `service`; the 202 body (without waiting for the engine)."""
-    body = {"summary": f"{service} {key} {status}", "severity": "critical", "dedup_key": key}
-    body |= {"status": status, "labels": {"service": service}}
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(body), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202, response.text
-    return response.json()
+    body = {
+        "summary": f"{service} {key} {status}",
+        "severity": "critical",
+        "dedup_key": key,
+        "status": status,
+        "labels": {"service": service},
+    }
+    return await post_generic(app, body)
 
 
 async def fire(app: RunningApp, service: str, key: str, status: str = "firing") -> int | None:
@@ -36,10 +36,7 @@ async def fire(app: RunningApp, service: str, key: str, status: str = "firing") 
 async def detail(app: RunningApp, incident_id: int) -> dict[str, Any]:
     """GET /api/incidents/{id} as an engineer."""
     await app.services.escalation.settle()
-    response = await app.client.get(f"/api/incidents/{incident_id}", headers=app.reader_headers())
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await incident_detail(app, incident_id)
 
 
 async def paged(app: RunningApp, incident_id: int) -> list[str]:

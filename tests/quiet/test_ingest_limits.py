@@ -1,10 +1,9 @@
 """Ingest limits per token: over the rate, alerts are stored and grouped but open nothing."""
 
-import json
 from typing import Any
 
 from app.ingest.limits import IngestLimiter
-from tests.support.app import RunningApp, app_settings, running_app
+from tests.support.app import RunningApp, app_settings, post_generic, running_app
 
 
 def test_bucket_bursts_then_refills() -> None:
@@ -18,11 +17,7 @@ def test_bucket_bursts_then_refills() -> None:
 
 
 async def post(app: RunningApp, alerts: list[dict[str, Any]]) -> Any:
-    response = await app.client.post(
-        "/webhooks/generic", content=json.dumps(alerts), headers=app.webhook_headers()
-    )
-    assert response.status_code == 202
-    return response.json()
+    return await post_generic(app, alerts)
 
 
 def unrouted(name: str, key: str) -> dict[str, Any]:

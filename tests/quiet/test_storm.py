@@ -56,6 +56,7 @@ async def test_five_thousand_alerts_in_a_minute_page_one_engineer_once(
 
 async def test_the_next_page_says_storm_once(app: RunningApp, clock: FrozenClock) -> None:
     incident_id = await fire(app, "noisy", "n-0")
+    assert incident_id is not None
     first = (await detail(app, incident_id))["pages"]
     assert "storm" not in first[0]["text"]
     for number in range(1, 12):  # 12 alerts within a minute; `noisy` storms above 5
@@ -77,6 +78,7 @@ async def test_a_thousand_a_minute_reads_with_a_thousands_separator(
     app: RunningApp, clock: FrozenClock
 ) -> None:
     incident_id = await fire(app, "noisy", "n-0")
+    assert incident_id is not None
     for start in range(1, 1240, WAVE):  # 1,239 more within the same minute
         stop = min(start + WAVE, 1240)
         await asyncio.gather(*(send(app, "noisy", f"n-{i % 7}") for i in range(start, stop)))
@@ -86,6 +88,7 @@ async def test_a_thousand_a_minute_reads_with_a_thousands_separator(
 
 async def test_below_the_storm_rate_no_storm(app: RunningApp, clock: FrozenClock) -> None:
     incident_id = await fire(app, "noisy", "n-0")
+    assert incident_id is not None
     for _minute in range(3):  # 5 a minute, spread over 3 minutes: never more than 5 in one
         for number in range(4):
             await fire(app, "noisy", f"n-{number}")

@@ -1,5 +1,8 @@
 """Reasons on decisions, reason_for, the Decision JSON shape and group keys."""
 
+import json
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -91,7 +94,9 @@ def test_unrouted_reasons() -> None:
 def test_decision_json_shape() -> None:
     """Exactly the contract keys (plus the documented extras), with JSON types."""
     decision = route(case("ranking"), alert({"service": "payments-db"}), utc("2026-03-03 10:00:07"))
-    data = decision.to_json()
+    # Through JSON and back: the data must survive json.dumps unchanged.
+    data: dict[str, Any] = json.loads(json.dumps(decision.to_json()))
+    assert data == decision.to_json()
     assert set(data) == CONTRACT_KEYS | EXTRA_KEYS
     assert data["page_at"] == "2026-03-03T10:00:07Z"
     assert data["severity"] == "critical"

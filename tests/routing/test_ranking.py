@@ -335,7 +335,7 @@ def test_week_mask_agrees_with_the_windows(hours: list[str]) -> None:
     """The per-minute lookup used when ranking says exactly what the windows say."""
     windows = tuple(parse_hours(text) for text in hours)
     mask = week_mask(windows)
-    monday = datetime(2026, 3, 2)  # noqa: DTZ001 — a wall-clock time, as the windows read it
+    monday = datetime(2026, 3, 2)  # noqa: DTZ001 - a wall-clock time, as the windows read it
     for minute in range(MINUTES_PER_WEEK):
         local = monday + timedelta(minutes=minute)
         assert minute_of_week(local) == minute

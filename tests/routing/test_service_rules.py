@@ -7,6 +7,7 @@ import shutil
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,12 +27,12 @@ async def app(sqlite_database: str, rules_dir: Path) -> AsyncIterator[RunningApp
         yield running
 
 
-async def dry_run(app: RunningApp, payload: object, **params: str) -> dict[str, object]:
+async def dry_run(app: RunningApp, payload: object, **params: str) -> dict[str, Any]:
     response = await app.client.post(
         "/api/route", content=json.dumps(payload), params=params, headers=app.reader_headers()
     )
     assert response.status_code == 200, response.text
-    result: dict[str, object] = response.json()
+    result: dict[str, Any] = response.json()
     return result
 
 
@@ -45,7 +46,7 @@ async def test_dry_run_routes_without_storing(app: RunningApp) -> None:
         {"after_s": 300, "engineers": ["anna"]},
     ]
     assert decision["action"] == "page"
-    assert any(r["chosen"] and r["engineer"] == "bo" for r in decision["reasons"])  # type: ignore[attr-defined]
+    assert any(r["chosen"] and r["engineer"] == "bo" for r in decision["reasons"])
     am = {"alerts": [{"labels": {"alertname": "X", "cluster": "prod-1", "severity": "info"}}]}
     other = await dry_run(app, am, source="alertmanager", at="2026-11-25T03:00:00+00:00")
     assert (other["system"], other["action"]) == ("k8s", "dashboard")
@@ -75,7 +76,8 @@ async def test_broken_edit_is_refused_and_the_old_map_keeps_routing(
 
 async def _first_for_k8s(app: RunningApp) -> object:
     decision = await dry_run(app, {"summary": "x", "labels": {"cluster": "prod-1"}})
-    return decision["steps"][0]["engineers"]  # type: ignore[index]
+    engineers: object = decision["steps"][0]["engineers"]
+    return engineers
 
 
 async def test_a_valid_edit_applies_on_the_next_poll(sqlite_database: str, rules_dir: Path) -> None:

@@ -16,7 +16,7 @@ from app.store.tables import Base
 _alerts = Base.metadata.tables["alerts"]
 _SQLITE = sqlite.dialect()
 _datetime_bind = DateTime(timezone=True).dialect_impl(_SQLITE).bind_processor(_SQLITE)
-_json_bind = JSON().bind_processor(_SQLITE)
+_json_bind = JSON().dialect_impl(_SQLITE).bind_processor(_SQLITE)
 
 
 _NAIVE_1900 = datetime(1900, 1, 1)  # noqa: DTZ001 - hypothesis bounds are naive

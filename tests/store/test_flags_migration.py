@@ -71,7 +71,7 @@ async def _insert(url: str) -> None:
                 "round": 0,
                 "flags": flags,
             }
-            await conn.execute(insert(Incident.__table__), values)
+            await conn.execute(insert(Incident), values)
     await engine.dispose()
 
 

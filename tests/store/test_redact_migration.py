@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from app.store.migrate import alembic_config, upgrade_to_head
 from app.store.session import make_engine
-from app.store.tables import RawEvent
+from app.store.tables import Base, RawEvent
 from tests.support.databases import PostgresDatabases, sqlite_url
 
 KEY = "R0UT1NGK3Y-0123456789"
@@ -35,7 +35,7 @@ async def _insert(url: str, rows: list[tuple[str, str]]) -> None:
     async with engine.begin() as conn:
         for source, body in rows:
             values = {"source": source, "received_at": now, "body": body.encode(), "headers": {}}
-            await conn.execute(insert(RawEvent.__table__), values)
+            await conn.execute(insert(Base.metadata.tables["raw_events"]), values)
     await engine.dispose()
 
 

@@ -1,7 +1,6 @@
 """Alert text search (`q=`): the index answers what a substring scan would, on both databases."""
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from app.api.paging import page
 from app.store.migrate import alembic_config, upgrade_to_head
 from app.store.search import fts_query, searches
 from app.store.tables import Alert
-from tests.support.app import RunningApp
+from tests.support.app import RunningApp, post_generic
 from tests.support.databases import PostgresDatabases, sqlite_url
 
 TERMS = ("svc-17", "PAYMENTS", "db-3:la", "lag 4", "zz", "nothing-like-it", 'quote"d')
@@ -35,8 +34,7 @@ def _row(n: int) -> tuple[Any, ...]:
     return ("generic", key, "resolved", "info", summary, "{}", at, at, at, 1)
 
 
-# The test's own constant columns, never input.
-_INSERT = f"INSERT INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608
+_INSERT = f"INSERT INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 10)})"  # noqa: S608 - our constants, never input
 _INSERT_AT = _INSERT.replace("(source", "(id, source").replace("VALUES (", "VALUES (?, ")
 
 
@@ -146,17 +144,13 @@ def test_migrating_a_store_with_alerts_indexes_them(tmp_path: Path) -> None:
 
 
 async def _post(app: RunningApp, alerts: list[dict[str, Any]]) -> list[int]:
-    answer = await app.client.post(
-        "/webhooks/generic", content=json.dumps(alerts), headers=app.webhook_headers()
-    )
-    assert answer.status_code == 202, answer.text
-    ids: list[int] = answer.json()["alerts"]
+    ids: list[int] = (await post_generic(app, alerts))["alerts"]
     return ids
 
 
 async def _search(app: RunningApp, q: str, **params: Any) -> list[int]:
     ids: list[int] = []
-    cursor = None
+    cursor: str | None = None
     while True:
         extra = {"cursor": cursor} if cursor else {}
         answer = await app.client.get(

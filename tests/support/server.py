@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -238,6 +239,10 @@ class ServerProcess:
                 time.sleep(0.05)
         self.kill()
         raise ServerStartFailed(f"server not ready within {timeout_s}s:\n{self.log_tail()}")
+
+
+# The `make_server` fixture (tests/e2e/conftest.py): a server on these rules with this env.
+MakeServer = Callable[[Path, dict[str, str]], ServerProcess]
 
 
 def require_binary(name: str) -> str:

@@ -63,8 +63,8 @@ def writes(source: str, table: Table = PAGES) -> list[int]:
         and any(alias.name == table.orm for alias in node.names)
         for node in ast.walk(tree)
     )
-    lines = (node.lineno for node in ast.walk(tree) if _writes(node, table, aliases, orm=orm))
-    return sorted(lines)
+    found = [node for node in ast.walk(tree) if _writes(node, table, aliases, orm=orm)]
+    return sorted(node.lineno for node in found if isinstance(node, ast.expr))
 
 
 def _writes(node: ast.AST, table: Table, aliases: set[str], *, orm: bool) -> bool:

@@ -17,6 +17,7 @@ from app.store.tokens import TokenKind, hash_token
 from app.store.web_sessions import create_session, new_session_id
 from app.web.sessions import COOKIE, anonymous, ttl_of
 from tests.support.app import RunningApp
+from tests.support.channels import SmsDouble
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -54,7 +55,7 @@ async def seed(running: RunningApp) -> Seeded:
     return Seeded(running, ids[0], ids[1], acme, globex)
 
 
-class RecordingSms:
+class RecordingSms(SmsDouble):
     """A fake SMS channel that keeps what it was asked to send."""
 
     name = "sms"

@@ -54,7 +54,7 @@ def _frame_texts(page: Any) -> list[str]:
     for frame in page.frames[1:]:
         try:
             texts.append(frame.content())
-        except Exception:  # noqa: BLE001 (a blocked frame may have no document to read)
+        except Exception:  # noqa: BLE001 - a blocked frame may have no document to read
             texts.append("")
     return texts
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Connection
 
 from app.store.bulk import bulk_insert
-from app.store.tables import Alert, AlertRawEvent, RawEvent
+from app.store.tables import Base
 from app.store.upsert import insert_returning_ids
 from app.web.queries import GROUPS_SHOWN, RAW_SHOWN_BYTES
 from tests.support.app import RunningApp, app_settings, running_app
@@ -25,11 +25,7 @@ async def running(database_url: str) -> AsyncIterator[RunningApp]:
 
 
 def _add(conn: Connection, incident_id: int, names: list[str], bodies: list[bytes]) -> list[int]:
-    alert_table, raw_table, link_table = (
-        Alert.__table__,
-        RawEvent.__table__,
-        AlertRawEvent.__table__,
-    )
+    tables = Base.metadata.tables
     alerts = [
         {
             "source": "alertmanager",
@@ -46,14 +42,14 @@ def _add(conn: Connection, incident_id: int, names: list[str], bodies: list[byte
         }
         for n, name in enumerate(names)
     ]
-    ids = insert_returning_ids(conn, alert_table, alerts)  # type: ignore[arg-type]
+    ids = insert_returning_ids(conn, tables["alerts"], alerts)
     raws = [
         {"source": "alertmanager", "received_at": _AT, "body": body, "headers": {}}
         for body in bodies
     ]
-    raw_ids = insert_returning_ids(conn, raw_table, raws)  # type: ignore[arg-type]
+    raw_ids = insert_returning_ids(conn, tables["raw_events"], raws)
     links = [{"alert_id": ids[0], "raw_event_id": raw_id} for raw_id in raw_ids]
-    bulk_insert(conn, link_table, links)  # type: ignore[arg-type]
+    bulk_insert(conn, tables["alert_raw_events"], links)
     return ids
 
 

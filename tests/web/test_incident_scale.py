@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.engine import Connection
 
 from app.store.bulk import bulk_insert
-from app.store.tables import Alert, AlertRawEvent, Incident, RawEvent
+from app.store.tables import Base, Incident
 from app.store.upsert import insert_returning_ids
 from app.web.queries import GROUPS_SHOWN, RAW_SHOWN_BYTES
 from tests.support.server import ServerProcess
@@ -32,6 +32,7 @@ RENOTIFIED = 50  # alerts re-sent …
 RENOTIFICATIONS = 200  # … this many times each
 NAMES = 2_000  # distinct alertnames: 2,000 groups of 10
 _START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+_TABLES = Base.metadata.tables
 
 
 def _alert_payload(n: int) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def _alert_payload(n: int) -> dict[str, Any]:
 def _raw(conn: Connection, body: bytes, at: datetime) -> int:
     row = {"source": "alertmanager", "received_at": at, "body": body, "headers": {}}
     row["delivery_id"] = None
-    return insert_returning_ids(conn, RawEvent.__table__, [row])[0]  # type: ignore[arg-type]
+    return insert_returning_ids(conn, _TABLES["raw_events"], [row])[0]
 
 
 def _alert_rows(incident_id: int) -> list[dict[str, Any]]:
@@ -74,14 +75,13 @@ def fill(database_path: Path, incident_id: int) -> list[int]:
     resend = json.dumps({"alerts": [_alert_payload(n) for n in range(RENOTIFIED)]}).encode()
     try:
         with engine.begin() as conn:
-            alert_table: Any = Alert.__table__
-            ids = insert_returning_ids(conn, alert_table, _alert_rows(incident_id))
+            ids = insert_returning_ids(conn, _TABLES["alerts"], _alert_rows(incident_id))
             first = _raw(conn, everything, _START)
             links = [{"alert_id": alert_id, "raw_event_id": first} for alert_id in ids]
             for minute in range(1, RENOTIFICATIONS + 1):
                 raw_id = _raw(conn, resend, _START + timedelta(minutes=minute))
                 links += [{"alert_id": a, "raw_event_id": raw_id} for a in ids[:RENOTIFIED]]
-            bulk_insert(conn, AlertRawEvent.__table__, links)  # type: ignore[arg-type]
+            bulk_insert(conn, _TABLES["alert_raw_events"], links)
             conn.execute(
                 update(Incident).where(Incident.id == incident_id).values(alert_count=ALERTS + 1)
             )

@@ -2,12 +2,13 @@
 
 import logging
 import re
+from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, Row, insert, select
 
 from app.config import Settings
-from app.store.tables import EngineerState, Incident, IncidentEvent, Page, SignInCode
+from app.store.tables import Base, EngineerState, Incident, IncidentEvent, Page, SignInCode
 from app.store.tokens import TokenKind, list_tokens, revoke_token
 from app.web.now import FULL_CARDS
 from app.web.sessions import COOKIE, session_secret
@@ -16,7 +17,8 @@ from tests.web.support import code_in as _code_in
 from tests.web.support import record_sms as _record_sms
 
 
-async def _get(seeded: Seeded, model: type, *where: object) -> list:  # type: ignore[type-arg]
+async def _get(seeded: Seeded, model: type[Base], *where: ColumnElement[bool]) -> list[Row[Any]]:
+    """The rows of `model` matching `where` (their columns as attributes)."""
     async with seeded.running.services.engine.connect() as conn:
         return list(await conn.execute(select(model).where(*where)))
 

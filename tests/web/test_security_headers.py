@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from app.asgi import DASHBOARD_CSP
+from tests.web.routes import ROLES, TABLE, answers, login_as
 from tests.web.support import Seeded, browser_client
-from tests.web.test_authorization import ROLES, TABLE, _login, _silence
 
 
 def assert_secured(answer: httpx.Response, *, csp: str = DASHBOARD_CSP) -> None:
@@ -28,24 +28,16 @@ def assert_secured(answer: httpx.Response, *, csp: str = DASHBOARD_CSP) -> None:
 async def test_every_dashboard_answer_is_secured(
     seeded: Seeded, method: str, path: str, form: dict[str, str], expected: tuple[int, ...]
 ) -> None:
-    url = path.replace("{A}", str(seeded.acme_incident))
-    if "{S}" in url:
-        url = url.replace("{S}", str(await _silence(seeded)))
-    for role, status in zip(ROLES, expected, strict=True):
-        async with browser_client(seeded.running) as client:
-            csrf = await _login(client, seeded, role)
-            if method == "GET":
-                answer = await client.get(url)
-            else:
-                answer = await client.post(url, data=form | ({"csrf": csrf} if csrf else {}))
-            assert answer.status_code == status, f"{role} {method} {url}"
-            assert_secured(answer)
+    statuses = dict(zip(ROLES, expected, strict=True))
+    async for role, url, answer in answers(seeded, method, path, form):
+        assert answer.status_code == statuses[role], f"{role} {method} {url}"
+        assert_secured(answer)
 
 
 async def test_error_pages_and_fragments_are_secured(seeded: Seeded) -> None:
     running = seeded.running
     async with browser_client(running) as client:
-        await _login(client, seeded, "engineer")
+        login_as(client, seeded, "engineer")
         for url, status in (
             (f"/incidents/{seeded.acme_incident}/fragment", 200),
             ("/fragments/now", 200),

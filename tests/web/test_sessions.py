@@ -16,6 +16,7 @@ from app.store.retention import Retention
 from app.store.tables import WebSession
 from app.store.tokens import TokenKind, list_tokens
 from app.store.web_sessions import hash_session_id
+from app.web.access import WebState
 from app.web.sessions import COOKIE
 from tests.support.app import app_settings, running_app
 from tests.web.browser import cli
@@ -220,7 +221,8 @@ async def test_retention_prunes_expired_sessions(frozen: tuple[Seeded, FrozenClo
 
 def _session_id(seeded: Seeded, client: httpx.AsyncClient) -> str:
     """The session id inside a client's (signed) cookie."""
-    codec = seeded.running.app.state.web.codec
+    web: WebState = seeded.running.app.state.web
+    codec = web.codec
     value = client.cookies[COOKIE].strip('"')  # quoted in Set-Cookie (base64 padding)
     session = codec.load(value, seeded.running.services.clock.now())
     assert session is not None
