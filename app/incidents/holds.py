@@ -8,7 +8,7 @@ incident's typed flags (`Holds`) so the API shows them; `next_action_at` moves t
 A hold that is over is removed and the incident goes on to page.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -125,6 +125,26 @@ def maintenance_end(
     return max(ends, default=None)
 
 
+def _renewed(
+    holds: Holds,
+    current: datetime | None,
+    end: datetime | None,
+    moved: Callable[[datetime | None], Holds],
+    *,
+    over: tuple[EventKind, str],
+    held: tuple[EventKind, str],
+) -> Held:
+    """A hold with an end (now `current`) checked again: over (no `end`), unchanged, or moved
+    to `end` (`moved` gives the holds with it), with the event that says which (`{end}` in its
+    note)."""
+    if end == current:
+        return Held(holds)
+    if end is None:
+        return Held(moved(None), _event(*over))
+    kind, note = held
+    return Held(moved(end), _event(kind, note.format(end=end.isoformat())))
+
+
 class Maintenance:
     """Maintenance windows: an incident opened inside one pages when the window ends."""
 
@@ -143,13 +163,14 @@ class Maintenance:
         if holds.maintenance_until is None:
             return Held(holds)
         end = maintenance_end(context.rules, incident.system, incident.customer, context.now)
-        if end is None:
-            over = _event(EventKind.MAINTENANCE_OVER, "the maintenance window ended")
-            return Held(replace(holds, maintenance_until=None), over)
-        if end == holds.maintenance_until:
-            return Held(holds)
-        note = f"in a maintenance window until {end.isoformat()}"
-        return Held(replace(holds, maintenance_until=end), _event(EventKind.MAINTENANCE, note))
+        return _renewed(
+            holds,
+            holds.maintenance_until,
+            end,
+            lambda end: replace(holds, maintenance_until=end),
+            over=(EventKind.MAINTENANCE_OVER, "the maintenance window ended"),
+            held=(EventKind.MAINTENANCE, "in a maintenance window until {end}"),
+        )
 
 
 class Silences:
@@ -163,15 +184,14 @@ class Silences:
         """Held until the silences matching all of its firing alerts end."""
         holds = incident.flags.holds
         until = incident_silenced_until(context.conn, incident, context.silences)
-        if until is None:
-            if holds.silenced_until is None:
-                return Held(holds)
-            over = _event(EventKind.SILENCE_OVER, "no silence matches any more")
-            return Held(replace(holds, silenced_until=None), over)
-        if until == holds.silenced_until:
-            return Held(holds)
-        note = f"until {until.isoformat()}"
-        return Held(replace(holds, silenced_until=until), _event(EventKind.SILENCED, note))
+        return _renewed(
+            holds,
+            holds.silenced_until,
+            until,
+            lambda end: replace(holds, silenced_until=end),
+            over=(EventKind.SILENCE_OVER, "no silence matches any more"),
+            held=(EventKind.SILENCED, "until {end}"),
+        )
 
 
 class Flapping:
