@@ -1,13 +1,14 @@
 """Provider health: a misconfigured or failing paging provider becomes an incident for the lead.
 
 The sender's outcome recorder notes provider-side failures (credentials or sender setup wrong —
-`ChannelError.config_error` — and server errors or unreachability) in `provider_health`, inside
+a config error — and server errors or unreachability) in `provider_health`, inside
 its own transaction. Each engine cycle, the watcher raises an unrouted critical alert for a
 channel with a config error, or failing for `OUTAGE_WINDOW` without a success, so the lead is
 paged on whatever still works; a page sent on that channel after the last failure resolves it.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -18,7 +19,6 @@ from sqlalchemy.engine import Connection
 from app.clock import as_utc
 from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.heartbeats.sink import AlertSink, submit_alert
-from app.paging.base import ChannelError
 from app.store.database import Database
 from app.store.tables import Base
 from app.store.upsert import insert_ignore
@@ -27,22 +27,26 @@ log = logging.getLogger(__name__)
 
 SOURCE = "skillpager"
 OUTAGE_WINDOW = timedelta(minutes=5)
-_RATE_LIMITED = frozenset({"20429", "429", "ratelimited"})
 _NAMES = {"sms": "SMS", "slack": "Slack", "voice": "Voice"}
 _health = Base.metadata.tables["provider_health"]
 _pages = Base.metadata.tables["pages"]
 
 
-def is_outage(error: ChannelError) -> bool:
-    """A failure on the provider's side worth retrying (5xx, timeout, unreachable), not a 429."""
-    return error.retryable and not error.config_error and error.code not in _RATE_LIMITED
+@dataclass(frozen=True, slots=True)
+class ProviderFailure:
+    """A send that failed on the provider's side, as paging reports it."""
+
+    code: str
+    message: str
+    config_error: bool  # our credentials or sender setup are wrong
+    outage: bool  # a server error or unreachability, not a rate limit
 
 
 def note_provider_error(
-    conn: Connection, *, channel: str, page_id: int, error: ChannelError, now: datetime
+    conn: Connection, *, channel: str, page_id: int, error: ProviderFailure, now: datetime
 ) -> None:
     """Remember a config error or outage of `channel`'s provider; other failures are ignored."""
-    if not (error.config_error or is_outage(error)):
+    if not (error.config_error or error.outage):
         return
     text = f"{error.code} {error.message}".strip()[:500]
     fresh = {

@@ -10,6 +10,7 @@ from typing import Protocol
 import httpx
 
 from app.core.alert import Severity
+from app.heartbeats.providers import ProviderFailure
 
 
 class PageKind(StrEnum):
@@ -60,6 +61,9 @@ class Delivery:
     status: str
 
 
+_RATE_LIMITED = frozenset({"20429", "429", "ratelimited"})
+
+
 class ChannelError(Exception):
     """A send failed; the fields tell the sender what to do next.
 
@@ -91,6 +95,16 @@ class ChannelError(Exception):
         self.config_error = config_error
         self.contact_unhealthy = contact_unhealthy
         self.ambiguous = ambiguous
+
+    @property
+    def is_outage(self) -> bool:
+        """A failure on the provider's side worth retrying (5xx, timeout, unreachable), not a
+        rate limit (429)."""
+        return self.retryable and not self.config_error and self.code not in _RATE_LIMITED
+
+    def as_provider_failure(self) -> ProviderFailure:
+        """What provider health records of this failure."""
+        return ProviderFailure(self.code, self.message, self.config_error, self.is_outage)
 
     def __repr__(self) -> str:
         return (

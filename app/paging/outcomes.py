@@ -88,7 +88,8 @@ def record_error(
     reports: PageReports,
 ) -> None:
     """Retry a retryable failure later; fail a permanent one (and fall back)."""
-    note_provider_error(conn, channel=page.channel, page_id=page.id, error=error, now=now)
+    failure = error.as_provider_failure()
+    note_provider_error(conn, channel=page.channel, page_id=page.id, error=failure, now=now)
     if will_retry(error, page, now):
         at = now + backoff(page.attempts, error.retry_after)
         outbox.retry_later(conn, page.id, at, f"{error.code}: {error.message}")

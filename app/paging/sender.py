@@ -209,8 +209,9 @@ def _record(
             # It and its bundled pages stay as claimed; `recover` settles them later. The
             # failure still counts as the provider's (a 5xx for minutes raises an incident).
             if result.error is not None:
+                failure = result.error.as_provider_failure()
                 note_provider_error(
-                    conn, channel=row.channel, page_id=row.id, error=result.error, now=now
+                    conn, channel=row.channel, page_id=row.id, error=failure, now=now
                 )
             continue
         if isinstance(result, Delivery):

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from app.core.alert import AlertStatus, ParsedAlert, Severity
-from app.heartbeats.providers import is_outage
 from app.heartbeats.specs import heartbeat_specs
 from app.paging.base import ChannelError
 from app.routing.decision import route
@@ -81,4 +80,4 @@ def test_name_defaults_to_the_system_and_every_heartbeat_routes_to_its_system(
     ],
 )
 def test_outage_means_retryable_and_not_rate_limited(error: ChannelError, outage: bool) -> None:
-    assert is_outage(error) is outage
+    assert error.is_outage is outage
