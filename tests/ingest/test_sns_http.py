@@ -494,9 +494,8 @@ async def test_concurrent_redeliveries_store_the_message_once(
         signed = signer.sign(notification())
         answers = await asyncio.gather(*(deliver(running, signed) for _ in range(10)))
         assert [a.status_code for a in answers] == [202] * 10
-        # Known bug (PostgreSQL): the MessageId check in app/ingest/router.py `_already_stored`
-        # runs before, and outside, the writer's transaction, and raw_events.delivery_id is not
-        # unique, so concurrent redeliveries all pass the check and are all stored.
+        # The writer checks each MessageId inside its own transaction (ingest/writer.py), so
+        # redeliveries racing the first write are stored once.
         [alert] = await stored_alerts(running)
         assert (alert["count"], await raw_event_count(running)) == (1, 1)
 
