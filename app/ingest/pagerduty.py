@@ -2,6 +2,11 @@
 
 The `routing_key` may be our webhook token, so it is read only by `routing_key_of` for
 authentication and never reaches a ParsedAlert.
+
+Labels, for routing: the flat scalar fields of `payload.custom_details`, then `source`,
+`component`, `group` and `class`. Alertmanager's `pagerduty_configs` sends its alerts' labels
+only as text (`custom_details.firing`, "Labels:\n - name = value"): the labels every alert listed
+there shares are recovered from it, as its CommonLabels.
 """
 
 import json
@@ -12,7 +17,7 @@ from enum import StrEnum
 
 from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.ingest.base import SchemaError
-from app.ingest.common import Node, http_url, load_object, non_empty
+from app.ingest.common import Node, http_url, load_object, non_empty, scalar_text
 
 SOURCE = "pagerduty"
 MAX_DEDUP_KEY = 255
@@ -137,8 +142,40 @@ def _trigger_payload(root: Node) -> Node:
 def _labels(payload: Node | None) -> dict[str, str]:
     if payload is None:
         return {}
+    details = payload.value.get("custom_details")
+    labels = _detail_labels(details) if isinstance(details, dict) else {}
     found = {key: payload.text(key) for key in ("source", "component", "group", "class")}
-    return {key: value for key, value in found.items() if value}
+    return labels | {key: value for key, value in found.items() if value}
+
+
+# What Alertmanager's pagerduty_configs puts in custom_details unless told otherwise.
+_ALERTMANAGER_DETAILS = frozenset({"firing", "resolved", "num_firing", "num_resolved"})
+
+
+def _detail_labels(details: dict[str, object]) -> dict[str, str]:
+    """Labels from custom_details: Alertmanager's listed labels, then every flat scalar field
+    (nested objects, lists, empty and multi-line text are details, not labels)."""
+    labels: dict[str, str] = {}
+    if details.keys() >= _ALERTMANAGER_DETAILS:
+        listed = details["firing"] or details["resolved"]
+        labels = _common_labels(listed) if isinstance(listed, str) else {}
+    for key, value in details.items():
+        if key in _ALERTMANAGER_DETAILS or not isinstance(value, str | int | float | bool):
+            continue
+        text = scalar_text(value, f"payload.custom_details.{key}")
+        if text.strip() and "\n" not in text:
+            labels[key] = text
+    return labels
+
+
+def _common_labels(listed: str) -> dict[str, str]:
+    """The labels shared by every alert of Alertmanager's default alert list text."""
+    common: dict[str, str] | None = None
+    for block in listed.split("Labels:\n")[1:]:
+        pairs = block.split("Annotations:", 1)[0].splitlines()
+        labels = dict(pair.removeprefix(" - ").split(" = ", 1) for pair in pairs if " = " in pair)
+        common = labels if common is None else dict(sorted(common.items() & labels.items()))
+    return common or {}
 
 
 def _runbook(root: Node) -> str | None:
