@@ -5,14 +5,17 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api.errors import InvalidEvent
 from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received
 from app.auth import credential_of
 from app.bodies import read_body
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound, Unauthorized
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.redact import stored_body
 from app.ingest.registry import PARSERS
@@ -54,13 +57,21 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
 
 @router.post("/v2/enqueue", status_code=202, openapi_extra=_ANY_BODY)
 async def enqueue(request: Request) -> JSONResponse:
-    """PagerDuty Events API v2, in PagerDuty's own answer shape."""
-    try:
+    """PagerDuty Events API v2, in PagerDuty's own answer shape, errors included."""
+    with pagerduty_answers():
         return await _receive("pagerduty", request)
+
+
+@contextmanager
+def pagerduty_answers() -> Iterator[None]:
+    """Refusals as PagerDuty words them: a wrong or missing routing key (or token) is a 400
+    "Invalid routing key", as PagerDuty answers an unknown key, not our 401."""
+    try:
+        yield
+    except (Unauthorized, Forbidden) as exc:
+        raise InvalidEvent(exc.reason, "Event object is invalid", ["Invalid routing key"]) from exc
     except (ParseError, SchemaError) as exc:
-        services: Services = request.app.state.services
-        services.metrics.rejected.labels("invalid_event").inc()
-        return JSONResponse({"status": "invalid event", "errors": [str(exc)]}, 400)
+        raise InvalidEvent("invalid_event", "Event object is invalid", [str(exc)]) from exc
 
 
 async def _receive(source: str, request: Request) -> JSONResponse:
