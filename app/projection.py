@@ -32,6 +32,8 @@ CUSTOMER_EVENT_KINDS = (
 )
 # Alert fields only the team sees (runbooks are internal documents).
 TEAM_ALERT_FIELDS = ("runbook_url",)
+# Change event fields only the team sees (which tool, and links into it).
+TEAM_CHANGE_FIELDS = ("source", "links")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,16 @@ def _entry(event: IncidentEvent, visibility: str | None, principal: Principal) -
 
 def alert_fields(body: dict[str, Any], principal: Principal) -> dict[str, Any]:
     """An alert's API fields as `principal` may see them."""
+    return _without(body, principal, TEAM_ALERT_FIELDS)
+
+
+def change_fields(body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """A change event's API fields as `principal` may see them (a customer sees only those of
+    its own incidents' systems, as it sees only its own incidents)."""
+    return _without(body, principal, TEAM_CHANGE_FIELDS)
+
+
+def _without(body: dict[str, Any], principal: Principal, team: tuple[str, ...]) -> dict[str, Any]:
     if sees_everything(principal):
         return body
-    return {key: value for key, value in body.items() if key not in TEAM_ALERT_FIELDS}
+    return {key: value for key, value in body.items() if key not in team}

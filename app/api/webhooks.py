@@ -1,5 +1,6 @@
 """`POST /webhooks/{source}` (and PagerDuty's `/v2/enqueue`): authenticate, read (bounded),
-parse, hand to the writer, answer 202 only after the commit."""
+parse, hand to the writer, answer 202 only after the commit. PagerDuty's change events
+(`/v2/change/enqueue`) are stored as they come, beside the incidents of their system."""
 
 import logging
 import os
@@ -7,15 +8,18 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.errors import InvalidEvent
-from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received
+from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received, authenticate_pagerduty
 from app.auth import credential_of
 from app.bodies import read_body
 from app.errors import Forbidden, NotFound, Unauthorized
+from app.incidents import changes
+from app.ingest import pagerduty
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.redact import stored_body
 from app.ingest.registry import PARSERS
@@ -60,6 +64,22 @@ async def enqueue(request: Request) -> JSONResponse:
     """PagerDuty Events API v2, in PagerDuty's own answer shape, errors included."""
     with pagerduty_answers():
         return await _receive("pagerduty", request)
+
+
+@router.post("/v2/change/enqueue", status_code=202, openapi_extra=_ANY_BODY)
+async def change_enqueue(request: Request) -> JSONResponse:
+    """PagerDuty change events (deploys and the like): stored beside the incidents of the
+    system they match, never paging; answered in PagerDuty's shape."""
+    services: Services = request.app.state.services
+    with pagerduty_answers():
+        body = await read_body(request, services.settings.max_body_bytes)
+        await authenticate_pagerduty(request, body, services)
+        change = pagerduty.parse_change(body)
+    record = partial(
+        changes.record, change=change, rules=services.rules.holder.rules, now=services.clock.now()
+    )
+    await services.db.transaction(record)
+    return JSONResponse({"status": "success", "message": "Change event processed"}, 202)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from app.core.alert import AlertStatus, ParsedAlert, Severity
@@ -22,6 +23,7 @@ from app.ingest.common import Node, http_url, load_object, non_empty, scalar_tex
 SOURCE = "pagerduty"
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
+MAX_LINKS = 10
 _SEVERITY = {
     "critical": Severity.CRITICAL,
     "error": Severity.CRITICAL,
@@ -77,10 +79,7 @@ def parse(body: bytes) -> list[ParsedAlert]:
 
 def parse_event(body: bytes, *, new_key: Callable[[], str] = _new_key) -> PagerDutyEvent:
     """Parse and validate an Events v2 request; `new_key` names a trigger that has no dedup_key."""
-    root = load_object(body)
-    routing_key = root.value.get("routing_key")
-    if not isinstance(routing_key, str) or not routing_key:
-        raise SchemaError("routing_key", "required")
+    root = _keyed(body)
     action = _action(root.text("event_action"))
     payload = root.opt_obj("payload")
     if action is EventAction.TRIGGER:
@@ -101,6 +100,49 @@ def parse_event(body: bytes, *, new_key: Callable[[], str] = _new_key) -> PagerD
         severity_note=note,
     )
     return PagerDutyEvent(action=action, dedup_key=dedup_key, alert=alert)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A change event (`POST /v2/change/enqueue`): a deploy or other change, never an alert."""
+
+    summary: str
+    source: str | None
+    at: datetime | None
+    labels: dict[str, str]
+    links: list[dict[str, str]]
+
+
+def parse_change(body: bytes) -> ChangeEvent:
+    """Parse and validate a change event; its labels are read as an alert's are."""
+    root = _keyed(body)
+    payload = root.obj("payload")
+    return ChangeEvent(
+        summary=payload.req_text("summary")[:MAX_SUMMARY],
+        source=non_empty(payload.text("source")),
+        at=payload.time("timestamp"),
+        labels=_labels(payload),
+        links=_links(root),
+    )
+
+
+def _links(root: Node) -> list[dict[str, str]]:
+    """The http(s) links, each with its text (the address when it has none); at most ten."""
+    found = []
+    for link in root.objects("links"):
+        href = http_url(link.text("href"))
+        if href is not None:
+            found.append({"href": href, "text": non_empty(link.text("text")) or href})
+    return found[:MAX_LINKS]
+
+
+def _keyed(body: bytes) -> Node:
+    """The body as an object that has a routing_key (an event without one is invalid)."""
+    root = load_object(body)
+    routing_key = root.value.get("routing_key")
+    if not isinstance(routing_key, str) or not routing_key:
+        raise SchemaError("routing_key", "required")
+    return root
 
 
 def _action(word: str | None) -> EventAction:
