@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from app.clock import as_utc
 from app.core.incident import EventKind
 from app.incidents.model import IncidentFlags
-from app.store.tables import Incident, IncidentEvent, NoteVisibility
+from app.store.tables import ChangeEvent, Incident, IncidentEvent, NoteVisibility
 from app.store.tokens import Principal, TokenKind
 
 # The timeline events a customer sees (without their notes); notes only when shared.
@@ -188,6 +188,12 @@ def change_fields(body: dict[str, Any], principal: Principal) -> dict[str, Any]:
     """A change event's API fields as `principal` may see them (a customer sees only those of
     its own incidents' systems, as it sees only its own incidents)."""
     return _without(body, principal, TEAM_CHANGE_FIELDS)
+
+
+def change_entry(change: ChangeEvent, principal: Principal) -> Entry:
+    """A change event as a timeline line: its summary, and for the team the tool it came from."""
+    source = change.source if sees_everything(principal) else None
+    return Entry(as_utc(change.at), "change", None, source, change.summary)
 
 
 def _without(body: dict[str, Any], principal: Principal, team: tuple[str, ...]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from app.ingest.pagerduty import parse_change
 from app.store.tokens import TokenKind
 from tests.ingest.fixture_cases import FIXTURES
 from tests.support.app import RunningApp, app_settings, incident_detail, post_generic, running_app
+from tests.web.support import browser_client, login
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 DEPLOY = FIXTURES / "pagerduty_change" / "deploy.json"
@@ -20,7 +21,9 @@ DEPLOY = FIXTURES / "pagerduty_change" / "deploy.json"
 
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[RunningApp]:
-    async with running_app(app_settings(database_url), FrozenClock(START)) as running:
+    async with running_app(
+        app_settings(database_url, session_secret="test-secret"), FrozenClock(START)
+    ) as running:
         yield running
 
 
@@ -75,6 +78,21 @@ async def test_a_change_is_shown_beside_its_systems_incident_and_pages_nobody(
     assert seen.json()["changes"] == [
         {"at": "2026-11-25T09:58:00+00:00", "summary": "Deploy payments-db migrations v42"}
     ]
+
+
+async def test_the_incident_page_shows_the_change_in_its_timeline(app: RunningApp) -> None:
+    assert (await _change(app, json.loads(DEPLOY.read_text()))).status_code == 202
+    db = await _fire(app, "db-lag", "payments-db")
+    customer = await app.token(TokenKind.CUSTOMER, "acme")
+    for kind, subject, token in (
+        ("engineer", "anna", app.engineer_token),
+        ("customer", "acme", customer),
+    ):
+        async with browser_client(app) as client:
+            login(client, app, kind, subject, token)
+            shown = (await client.get(f"/incidents/{db}")).text
+        assert "Deploy payments-db migrations v42" in shown
+        assert ("ci.acme.internal" in shown) is (kind == "engineer")
 
 
 async def test_only_changes_near_the_opening_are_shown(app: RunningApp) -> None:
