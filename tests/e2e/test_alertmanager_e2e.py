@@ -8,8 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.alertmanager_process import BINARY, FAST_ROUTE, AlertmanagerProcess, poll
-from tests.support.server import ServerProcess, require_binary
+from tests.support.alertmanager_process import (
+    FAST_ROUTE,
+    AlertmanagerProcess,
+    poll,
+    running_alertmanager,
+)
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +40,9 @@ def _config(webhook_url: str, token: str) -> dict[str, Any]:
 @pytest.fixture
 def alertmanager(server: ServerProcess, tmp_path: Path) -> Iterator[AlertmanagerProcess]:
     """A running Alertmanager wired to the running skillpager; stopped at test end."""
-    binary = require_binary(BINARY)
-    directory = tmp_path / "alertmanager"
-    directory.mkdir()
-    webhook_url = f"{server.base_url}/webhooks/alertmanager"
-    process = AlertmanagerProcess(binary, directory, _config(webhook_url, server.webhook_token))
-    try:
-        process.start()
+    config = _config(f"{server.base_url}/webhooks/alertmanager", server.webhook_token)
+    with running_alertmanager(tmp_path / "alertmanager", config) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def _stored(server: ServerProcess, token: str, dedup_key: str) -> list[dict[str, Any]]:

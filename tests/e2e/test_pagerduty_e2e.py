@@ -11,8 +11,13 @@ import httpx
 import pagerduty
 import pytest
 
-from tests.support.alertmanager_process import BINARY, FAST_ROUTE, AlertmanagerProcess, poll
-from tests.support.server import ServerProcess, require_binary
+from tests.support.alertmanager_process import (
+    FAST_ROUTE,
+    AlertmanagerProcess,
+    poll,
+    running_alertmanager,
+)
+from tests.support.server import ServerProcess
 from tests.support.tls_proxy import TlsProxy
 
 pytestmark = pytest.mark.slow
@@ -51,26 +56,16 @@ def _config(url: str, token: str) -> dict[str, Any]:
 @pytest.fixture
 def alertmanager(server: ServerProcess, tmp_path: Path) -> Iterator[AlertmanagerProcess]:
     """Alertmanager posting PagerDuty events to the running skillpager's /v2/enqueue."""
-    directory = tmp_path / "alertmanager"
-    directory.mkdir()
     config = _config(f"{server.base_url}/v2/enqueue", server.webhook_token)
-    process = AlertmanagerProcess(require_binary(BINARY), directory, config)
-    try:
-        process.start()
+    with running_alertmanager(tmp_path / "alertmanager", config) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
 def proxy(server: ServerProcess, tmp_path: Path) -> Iterator[TlsProxy]:
     """HTTPS with a self-signed certificate in front of the running skillpager."""
-    running = TlsProxy(server.port, tmp_path)
-    running.start()
-    try:
+    with TlsProxy(server.port, tmp_path) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _incidents(server: ServerProcess, token: str, system: str) -> list[dict[str, Any]]:

@@ -3,16 +3,17 @@
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.server import LOOPBACK, free_port
+from tests.support.server import LOOPBACK, free_port, require_binary
 
-BINARY = "prometheus-alertmanager"
+_BINARY = "prometheus-alertmanager"
 # Quick grouping for tests: a group's first notification after 1 s, its changes after 1 s.
 FAST_ROUTE = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 DELIVERY_TIMEOUT_S = 15.0
@@ -91,3 +92,15 @@ class AlertmanagerProcess:
         response.raise_for_status()
         found: list[dict[str, Any]] = response.json()
         return found
+
+
+@contextmanager
+def running_alertmanager(directory: Path, config: dict[str, Any]) -> Iterator[AlertmanagerProcess]:
+    """A started Alertmanager on `config`, its files in `directory` (made here); stopped after."""
+    directory.mkdir()
+    process = AlertmanagerProcess(require_binary(_BINARY), directory, config)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
