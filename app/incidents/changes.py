@@ -10,7 +10,7 @@ changed just before this broke" is on the incident itself.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from app.ingest.pagerduty import SOURCE, ChangeEvent
@@ -22,6 +22,7 @@ from app.store.tables import ChangeEvent as ChangeRow
 
 WINDOW = timedelta(hours=6)
 LIMIT = 20
+KEEP = timedelta(days=90)  # as long as PagerDuty keeps them; pruned with the raw events
 _changes = Base.metadata.tables["change_events"]
 
 
@@ -66,3 +67,8 @@ def near(system: str, at: datetime) -> Select[ChangeRow]:
         .order_by(ChangeRow.at.desc(), ChangeRow.id.desc())
         .limit(LIMIT)
     )
+
+
+def prune(conn: Connection, *, before: datetime) -> int:
+    """Forget the changes that happened before `before`; how many were forgotten."""
+    return int(conn.execute(delete(_changes).where(_changes.c.at < before)).rowcount)
