@@ -140,6 +140,9 @@ async def test_severity_rise_reroutes_a_dashboard_only_incident(app: RunningApp)
     assert found["severity"] == "critical"
     # The page names the alert that made it page, not the info alert that opened it.
     assert found["summary"] == "alert db-crit"
+    assert found["pages"]
+    assert all("alert db-crit" in page["text"] for page in found["pages"])
+    assert not any("db-info" in page["text"] for page in found["pages"])
     assert found["decision"]["action"] == "page"
     assert found["next_action_at"] == (START + timedelta(minutes=5)).isoformat()
     assert [e["kind"] for e in found["timeline"]] == ["opened", "rerouted", "paged"]
