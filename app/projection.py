@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from app.clock import as_utc
 from app.core.incident import EventKind
 from app.incidents.model import IncidentFlags
-from app.store.tables import Incident, IncidentEvent, NoteVisibility
+from app.store.tables import ChangeEvent, Incident, IncidentEvent, NoteVisibility
 from app.store.tokens import Principal, TokenKind
 
 # The timeline events a customer sees (without their notes); notes only when shared.
@@ -32,6 +32,8 @@ CUSTOMER_EVENT_KINDS = (
 )
 # Alert fields only the team sees (runbooks are internal documents).
 TEAM_ALERT_FIELDS = ("runbook_url",)
+# Change event fields only the team sees (which tool, and links into it).
+TEAM_CHANGE_FIELDS = ("source", "links")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,22 @@ def _entry(event: IncidentEvent, visibility: str | None, principal: Principal) -
 
 def alert_fields(body: dict[str, Any], principal: Principal) -> dict[str, Any]:
     """An alert's API fields as `principal` may see them."""
+    return _without(body, principal, TEAM_ALERT_FIELDS)
+
+
+def change_fields(body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """A change event's API fields as `principal` may see them (a customer sees only those of
+    its own incidents' systems, as it sees only its own incidents)."""
+    return _without(body, principal, TEAM_CHANGE_FIELDS)
+
+
+def change_entry(change: ChangeEvent, principal: Principal) -> Entry:
+    """A change event as a timeline line: its summary, and for the team the tool it came from."""
+    source = change.source if sees_everything(principal) else None
+    return Entry(as_utc(change.at), "change", None, source, change.summary)
+
+
+def _without(body: dict[str, Any], principal: Principal, team: tuple[str, ...]) -> dict[str, Any]:
     if sees_everything(principal):
         return body
-    return {key: value for key, value in body.items() if key not in TEAM_ALERT_FIELDS}
+    return {key: value for key, value in body.items() if key not in team}

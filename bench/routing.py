@@ -29,6 +29,7 @@ class Alert:
     source: str
     severity: str
     labels: dict[str, str] = field(default_factory=dict)
+    dedup_key: str = ""
 
 
 def team_yaml(rng: random.Random) -> str:

@@ -1,7 +1,8 @@
 """The one table that maps domain errors (and parser and validation errors) to HTTP answers.
 
 `install_error_handlers` turns each into a status code and a JSON body
-`{"error": ..., "detail": ...}`, and counts it as a rejection.
+`{"error": ..., "detail": ...}`, and counts it as a rejection. PagerDuty's endpoints answer in
+PagerDuty's own shape instead (`InvalidEvent`), so its SDKs raise their usual error.
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,15 @@ from app.paging.signatures import SignatureError, StaleTimestamp
 
 # (request, reason, status, detail): detail is what the answer says, never a credential.
 RejectHook = Callable[[Request, str, int, str], None]
+
+
+class InvalidEvent(Exception):
+    """A refused PagerDuty event: 400 `{"status": "invalid event", "message", "errors"}`, the
+    answer PagerDuty gives for a malformed event and for an unknown routing key alike."""
+
+    def __init__(self, reason: str, message: str, errors: list[str]) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.errors = reason, message, errors
 
 
 def error_body(error: str, detail: object) -> dict[str, object]:
@@ -80,6 +90,12 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
         on_reject(request, "schema", 422, "a number is out of range")
         return JSONResponse(error_body("a number is out of range", str(exc)[:200]), 422)
 
+    async def invalid_event(request: Request, exc: Exception) -> Response:
+        exc = cast(InvalidEvent, exc)
+        on_reject(request, exc.reason, 400, "; ".join(exc.errors))
+        body = {"status": "invalid event", "message": exc.message, "errors": exc.errors}
+        return JSONResponse(body, 400)
+
     async def unavailable(request: Request, exc: Exception) -> Response:
         on_reject(request, "upstream_unavailable", 503, str(exc))
         return JSONResponse(error_body(str(exc), None), 503, headers={"Retry-After": "30"})
@@ -87,6 +103,7 @@ def install_error_handlers(app: FastAPI, on_reject: RejectHook) -> None:
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
         AppError: app_error,
         Rejected: rejected,
+        InvalidEvent: invalid_event,
         SignatureError: bad_signature,
         OverflowError: out_of_range,
         DataError: out_of_range,  # PostgreSQL's answer to the same (e.g. out of int8 range)

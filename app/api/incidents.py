@@ -10,8 +10,10 @@ from app import projection
 from app.api.alerts import alert_json, iso
 from app.api.deps import ReaderDep, ServicesDep
 from app.api.paging import MAX_LIMIT, next_cursor, page
+from app.clock import as_utc
 from app.errors import NotFound
 from app.ids import IdPath
+from app.incidents import changes
 from app.projection import IncidentView
 from app.store.tables import Alert, Incident, Page
 from app.store.tokens import Principal
@@ -119,12 +121,34 @@ async def get_incident(
             }
             for entry in projection.entries(rows, principal)
         ]
+        body["changes"] = await _changes(session, incident, principal)
         if projection.sees_everything(principal):
             pages = await session.scalars(
                 select(Page).where(Page.incident_id == incident_id).order_by(Page.id)
             )
             body["pages"] = [page_json(page) for page in pages]
     return body
+
+
+async def _changes(
+    session: AsyncSession, incident: Incident, principal: Principal
+) -> list[dict[str, Any]]:
+    """The change events of the incident's system around its opening (none when unrouted)."""
+    if incident.system is None:
+        return []
+    found = await session.scalars(changes.near(incident.system, as_utc(incident.opened_at)))
+    return [
+        projection.change_fields(
+            {
+                "at": iso(change.at),
+                "summary": change.summary,
+                "source": change.source,
+                "links": change.links,
+            },
+            principal,
+        )
+        for change in found
+    ]
 
 
 def page_json(page: Page) -> dict[str, Any]:

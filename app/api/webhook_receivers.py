@@ -51,7 +51,7 @@ async def receive_grafana(request: Request, body: bytes, services: Services) -> 
     return Received(ParseOutcome(grafana.parse(body)))
 
 
-async def receive_pagerduty(request: Request, body: bytes, services: Services) -> Received:
+async def authenticate_pagerduty(request: Request, body: bytes, services: Services) -> None:
     """PagerDuty Events v2: a webhook token sent any usual way, or as the `routing_key`."""
     token = credential_of(request) or pagerduty.routing_key_of(body)
     principal = await services.tokens.principal(token) if token else None
@@ -59,6 +59,11 @@ async def receive_pagerduty(request: Request, body: bytes, services: Services) -
         raise Unauthorized("a webhook token is required (header, ?token= or routing_key)")
     if not principal.may_post("pagerduty"):
         await services.tokens.require_webhook(request, "pagerduty")
+
+
+async def receive_pagerduty(request: Request, body: bytes, services: Services) -> Received:
+    """A PagerDuty alert event (trigger, acknowledge, resolve), answered in PagerDuty's shape."""
+    await authenticate_pagerduty(request, body, services)
     event = pagerduty.parse_event(body)
 
     def answer(_result: WriteResult) -> JSONResponse:

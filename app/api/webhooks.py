@@ -1,18 +1,25 @@
 """`POST /webhooks/{source}` (and PagerDuty's `/v2/enqueue`): authenticate, read (bounded),
-parse, hand to the writer, answer 202 only after the commit."""
+parse, hand to the writer, answer 202 only after the commit. PagerDuty's change events
+(`/v2/change/enqueue`) are stored as they come, beside the incidents of their system."""
 
 import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received
+from app.api.errors import InvalidEvent
+from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received, authenticate_pagerduty
 from app.auth import credential_of
 from app.bodies import read_body
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound, Unauthorized
+from app.incidents import changes
+from app.ingest import pagerduty
 from app.ingest.base import ParseError, SchemaError
 from app.ingest.redact import stored_body
 from app.ingest.registry import PARSERS
@@ -54,13 +61,37 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
 
 @router.post("/v2/enqueue", status_code=202, openapi_extra=_ANY_BODY)
 async def enqueue(request: Request) -> JSONResponse:
-    """PagerDuty Events API v2, in PagerDuty's own answer shape."""
-    try:
+    """PagerDuty Events API v2, in PagerDuty's own answer shape, errors included."""
+    with pagerduty_answers():
         return await _receive("pagerduty", request)
+
+
+@router.post("/v2/change/enqueue", status_code=202, openapi_extra=_ANY_BODY)
+async def change_enqueue(request: Request) -> JSONResponse:
+    """PagerDuty change events (deploys and the like): stored beside the incidents of the
+    system they match, never paging; answered in PagerDuty's shape."""
+    services: Services = request.app.state.services
+    with pagerduty_answers():
+        body = await read_body(request, services.settings.max_body_bytes)
+        await authenticate_pagerduty(request, body, services)
+        change = pagerduty.parse_change(body)
+    record = partial(
+        changes.record, change=change, rules=services.rules.holder.rules, now=services.clock.now()
+    )
+    await services.db.transaction(record)
+    return JSONResponse({"status": "success", "message": "Change event processed"}, 202)
+
+
+@contextmanager
+def pagerduty_answers() -> Iterator[None]:
+    """Refusals as PagerDuty words them: a wrong or missing routing key (or token) is a 400
+    "Invalid routing key", as PagerDuty answers an unknown key, not our 401."""
+    try:
+        yield
+    except (Unauthorized, Forbidden) as exc:
+        raise InvalidEvent(exc.reason, "Event object is invalid", ["Invalid routing key"]) from exc
     except (ParseError, SchemaError) as exc:
-        services: Services = request.app.state.services
-        services.metrics.rejected.labels("invalid_event").inc()
-        return JSONResponse({"status": "invalid event", "errors": [str(exc)]}, 400)
+        raise InvalidEvent("invalid_event", "Event object is invalid", [str(exc)]) from exc
 
 
 async def _receive(source: str, request: Request) -> JSONResponse:

@@ -121,10 +121,9 @@ def _store_mute(
     if incident.system:
         matchers = [Matcher(name="system", value=incident.system)]
     else:
-        labels = alert_queries.first_alert_labels(conn, incident.id)
-        matchers = [
-            Matcher(name=key, value=labels.get(key, "")) for key in context.rules.policy.group_by
-        ]
+        matchers = _group_matchers(
+            alert_queries.first_alert_labels(conn, incident.id), context.rules.policy.group_by
+        )
     create_silence(
         conn,
         matchers=matchers,
@@ -134,6 +133,16 @@ def _store_mute(
         comment=f"muted from #{incident.id} via {who.via}",
         now=context.now,
     )
+
+
+def _group_matchers(labels: dict[str, str], group_by: tuple[str, ...]) -> list[Matcher]:
+    """The group labels of an unrouted incident; one grouped by its own key (no group label)
+    is muted by its first alert's labels and monitor, not as every unlabelled alert."""
+    matchers = [Matcher(name=key, value=labels.get(key, "")) for key in group_by]
+    if any(matcher.value for matcher in matchers):
+        return matchers
+    own = sorted((key, value) for key, value in labels.items() if key not in group_by)
+    return matchers + [Matcher(name=key, value=value) for key, value in own]
 
 
 def add_note(

@@ -231,6 +231,7 @@ def _reopen(effects: Effects, row: AlertRow) -> Incident | None:
         step_index=0,
         round=0,
         severity=row.severity,
+        summary=row.summary,
         alert_count=previous.alert_count + 1,
         flags=kept,
     )
@@ -248,7 +249,9 @@ def _join(entry: _InBatch, row: AlertRow) -> None:
     incident = entry.now
     changes: dict[str, object] = {"alert_count": incident.alert_count + 1}
     if SEVERITY_RANK[Severity(row.severity)] > SEVERITY_RANK[Severity(incident.severity)]:
+        # The page that follows names the alert that raised the severity, not the first one.
         changes["severity"] = row.severity
+        changes["summary"] = row.summary
         entry.raised_by = row
     entry.now = incident.with_changes(**changes)
 

@@ -45,7 +45,10 @@ _OPEN_OF_GROUPS = (
     .with_for_update()
 )
 _SAVE_COUNTS = _SET.values(
-    alert_count=bindparam("count"), severity=bindparam("level"), flags=bindparam("new_flags")
+    alert_count=bindparam("count"),
+    severity=bindparam("level"),
+    summary=bindparam("text"),
+    flags=bindparam("new_flags"),
 )
 
 
@@ -117,13 +120,15 @@ def save(conn: Connection, before: Incident, after: Incident) -> None:
 
 
 def save_counts(conn: Connection, incidents: Sequence[Incident]) -> None:
-    """Write a batch's counts, severities and flags in one statement (the ingest hot path)."""
+    """Write a batch's counts, severities (with the summary of the alert that set each) and
+    flags in one statement (the ingest hot path)."""
     if incidents:
         rows = [
             {
                 "incident": i.id,
                 "count": i.alert_count,
                 "level": i.severity,
+                "text": i.summary,
                 "new_flags": i.flags.to_json(),
             }
             for i in incidents

@@ -2,21 +2,28 @@
 
 The `routing_key` may be our webhook token, so it is read only by `routing_key_of` for
 authentication and never reaches a ParsedAlert.
+
+Labels, for routing: the flat scalar fields of `payload.custom_details`, then `source`,
+`component`, `group` and `class`. Alertmanager's `pagerduty_configs` sends its alerts' labels
+only as text (`custom_details.firing`, "Labels:\n - name = value"): the labels every alert listed
+there shares are recovered from it, as its CommonLabels.
 """
 
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from app.core.alert import AlertStatus, ParsedAlert, Severity
 from app.ingest.base import SchemaError
-from app.ingest.common import Node, http_url, load_object, non_empty
+from app.ingest.common import Node, http_url, load_object, non_empty, scalar_text
 
 SOURCE = "pagerduty"
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
+MAX_LINKS = 10
 _SEVERITY = {
     "critical": Severity.CRITICAL,
     "error": Severity.CRITICAL,
@@ -72,10 +79,7 @@ def parse(body: bytes) -> list[ParsedAlert]:
 
 def parse_event(body: bytes, *, new_key: Callable[[], str] = _new_key) -> PagerDutyEvent:
     """Parse and validate an Events v2 request; `new_key` names a trigger that has no dedup_key."""
-    root = load_object(body)
-    routing_key = root.value.get("routing_key")
-    if not isinstance(routing_key, str) or not routing_key:
-        raise SchemaError("routing_key", "required")
+    root = _keyed(body)
     action = _action(root.text("event_action"))
     payload = root.opt_obj("payload")
     if action is EventAction.TRIGGER:
@@ -96,6 +100,49 @@ def parse_event(body: bytes, *, new_key: Callable[[], str] = _new_key) -> PagerD
         severity_note=note,
     )
     return PagerDutyEvent(action=action, dedup_key=dedup_key, alert=alert)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A change event (`POST /v2/change/enqueue`): a deploy or other change, never an alert."""
+
+    summary: str
+    source: str | None
+    at: datetime | None
+    labels: dict[str, str]
+    links: list[dict[str, str]]
+
+
+def parse_change(body: bytes) -> ChangeEvent:
+    """Parse and validate a change event; its labels are read as an alert's are."""
+    root = _keyed(body)
+    payload = root.obj("payload")
+    return ChangeEvent(
+        summary=payload.req_text("summary")[:MAX_SUMMARY],
+        source=non_empty(payload.text("source")),
+        at=payload.time("timestamp"),
+        labels=_labels(payload),
+        links=_links(root),
+    )
+
+
+def _links(root: Node) -> list[dict[str, str]]:
+    """The http(s) links, each with its text (the address when it has none); at most ten."""
+    found = []
+    for link in root.objects("links"):
+        href = http_url(link.text("href"))
+        if href is not None:
+            found.append({"href": href, "text": non_empty(link.text("text")) or href})
+    return found[:MAX_LINKS]
+
+
+def _keyed(body: bytes) -> Node:
+    """The body as an object that has a routing_key (an event without one is invalid)."""
+    root = load_object(body)
+    routing_key = root.value.get("routing_key")
+    if not isinstance(routing_key, str) or not routing_key:
+        raise SchemaError("routing_key", "required")
+    return root
 
 
 def _action(word: str | None) -> EventAction:
@@ -137,8 +184,40 @@ def _trigger_payload(root: Node) -> Node:
 def _labels(payload: Node | None) -> dict[str, str]:
     if payload is None:
         return {}
+    details = payload.value.get("custom_details")
+    labels = _detail_labels(details) if isinstance(details, dict) else {}
     found = {key: payload.text(key) for key in ("source", "component", "group", "class")}
-    return {key: value for key, value in found.items() if value}
+    return labels | {key: value for key, value in found.items() if value}
+
+
+# What Alertmanager's pagerduty_configs puts in custom_details unless told otherwise.
+_ALERTMANAGER_DETAILS = frozenset({"firing", "resolved", "num_firing", "num_resolved"})
+
+
+def _detail_labels(details: dict[str, object]) -> dict[str, str]:
+    """Labels from custom_details: Alertmanager's listed labels, then every flat scalar field
+    (nested objects, lists, empty and multi-line text are details, not labels)."""
+    labels: dict[str, str] = {}
+    if details.keys() >= _ALERTMANAGER_DETAILS:
+        listed = details["firing"] or details["resolved"]
+        labels = _common_labels(listed) if isinstance(listed, str) else {}
+    for key, value in details.items():
+        if key in _ALERTMANAGER_DETAILS or not isinstance(value, str | int | float | bool):
+            continue
+        text = scalar_text(value, f"payload.custom_details.{key}")
+        if text.strip() and "\n" not in text:
+            labels[key] = text
+    return labels
+
+
+def _common_labels(listed: str) -> dict[str, str]:
+    """The labels shared by every alert of Alertmanager's default alert list text."""
+    common: dict[str, str] | None = None
+    for block in listed.split("Labels:\n")[1:]:
+        pairs = block.split("Annotations:", 1)[0].splitlines()
+        labels = dict(pair.removeprefix(" - ").split(" = ", 1) for pair in pairs if " = " in pair)
+        common = labels if common is None else dict(sorted(common.items() & labels.items()))
+    return common or {}
 
 
 def _runbook(root: Node) -> str | None:

@@ -101,7 +101,7 @@ def route(
     action, page_at, rungs = _plan(mode, ranking, policy, rules, now)
     chosen = {engineer for rung in rungs for engineer in rung}
     reasons = explain(ranking, chosen, Context(rules, system, now))
-    reasons += _notes(action, page_at, ranking, system, severity, policy)
+    reasons += _notes(action, page_at, ranking, system, severity, policy, view)
     timeout = int(policy.ack_timeout.total_seconds())
     return Decision(
         system=system,
@@ -113,7 +113,7 @@ def route(
         steps=tuple(LadderStep(i * timeout, rung) for i, rung in enumerate(rungs)),
         repeat=policy.repeat,
         reasons=tuple(reasons),
-        group=_group(rules, view, system),
+        group=_group(rules, alert, view, system),
         lead=rules.lead,
         ack_timeout_s=timeout,
         exhausted_every_s=int(policy.exhausted_every.total_seconds()),
@@ -155,11 +155,14 @@ def _notes(
     system: str | None,
     severity: Severity,
     policy: Policy,
+    view: Mapping[str, str],
 ) -> list[Reason]:
     """Decision-wide notes (engineer None): unrouted, nobody able, waiting, dashboard only."""
     texts = []
     if system is None:
-        texts.append(f"no system matched: unrouted, grouped by {', '.join(policy.group_by)}")
+        texts.append(
+            f"no system matched: unrouted, grouped by {_grouped_by(policy.group_by, view)}"
+        )
     elif not ranking.ordered and action is Action.PAGE:
         texts.append(f"nobody can act on {system} now: only the lead step pages")
     if ranking.fallback:
@@ -173,23 +176,39 @@ def _notes(
     return [Reason(None, False, text) for text in texts]
 
 
-def _group(rules: Rules, view: Mapping[str, str], system: str | None) -> str:
+def _has_group_labels(group_by: tuple[str, ...], view: Mapping[str, str]) -> bool:
+    return any(view.get(key) for key in group_by)
+
+
+def _grouped_by(group_by: tuple[str, ...], view: Mapping[str, str]) -> str:
+    if _has_group_labels(group_by, view):
+        return ", ".join(group_by)
+    return f"source and dedup key (no {', '.join(group_by)} label): an incident of its own"
+
+
+def _group(rules: Rules, alert: RoutableAlert, view: Mapping[str, str], system: str | None) -> str:
     if system is not None:
         return f"system:{system}"
-    return "unrouted:" + "|".join(view.get(key, "") for key in rules.policy.group_by)
+    group_by = rules.policy.group_by
+    if not _has_group_labels(group_by, view):
+        # Nothing to group by: one shared group would let unrelated alerts (an info test and a
+        # critical outage) join one incident, and the second would page nobody.
+        return f"unrouted-key:{alert.source}|{alert.dedup_key}"
+    return "unrouted:" + "|".join(view.get(key, "") for key in group_by)
 
 
 def group_of_view(rules: Rules, alert: RoutableAlert, view: Mapping[str, str]) -> str:
     """Incident group of an alert whose match view (`match_view`) is already built."""
-    return _group(rules, view, system_of(rules, alert, view))
+    return _group(rules, alert, view, system_of(rules, alert, view))
 
 
 def group_key(rules: Rules, alert: RoutableAlert, decision_or_system: Decision | str | None) -> str:
-    """Incident group: 'system:<name>', or 'unrouted:<group_by label values joined by |>'."""
+    """Incident group: 'system:<name>', 'unrouted:<group_by label values joined by |>', or,
+    when every group_by value is empty, 'unrouted-key:<source>|<dedup key>' (its own)."""
     if isinstance(decision_or_system, Decision):
         decision_or_system = decision_or_system.system
     severity = severity_from_word(alert.severity)[0]
-    return _group(rules, match_view(alert, severity.value), decision_or_system)
+    return _group(rules, alert, match_view(alert, severity.value), decision_or_system)
 
 
 def reason_for(decision: Decision, engineer_id: str) -> str:

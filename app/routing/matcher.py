@@ -23,6 +23,9 @@ class RoutableAlert(Protocol):
     def source(self) -> str: ...
 
     @property
+    def dedup_key(self) -> str: ...
+
+    @property
     def severity(self) -> str: ...
 
     @property

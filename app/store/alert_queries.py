@@ -53,14 +53,15 @@ def first_firing_alert(conn: Connection, incident_id: int) -> Any:
 
 
 def first_alert_labels(conn: Connection, incident_id: int) -> dict[str, str]:
-    """The labels of the incident's first alert."""
+    """The labels of the incident's first alert, with its `monitor` (its source), as silences
+    match them."""
     found = conn.execute(
-        select(_alerts.c.labels)
+        select(_alerts.c.labels, _alerts.c.source)
         .where(_alerts.c.incident_id == incident_id)
         .order_by(_alerts.c.id)
         .limit(1)
-    ).scalar()
-    return dict(found or {})
+    ).first()
+    return {**found.labels, "monitor": found.source} if found is not None else {}
 
 
 def firing_alerts(conn: Connection, incident_id: int) -> list[Any]:

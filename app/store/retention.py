@@ -1,5 +1,5 @@
 """Retention: raw events older than RETENTION_DAYS are deleted (callback receipts with
-them); alerts and incidents stay.
+them, and change events past 90 days); alerts and incidents stay.
 
 A raw event younger than the SNS acceptance window is never deleted, whatever `keep` says: its
 MessageId (the unique delivery id) is what turns a replay of the same signed bytes into a
@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock
+from app.incidents import changes
 from app.ingest.sns import ACCEPTANCE_WINDOW
 from app.store.database import Database
 from app.store.tables import Base
@@ -84,6 +85,7 @@ async def prune(
             break
         await asyncio.sleep(0)
     await db.transaction(partial(prune_receipts, before=now - max(keep, RECEIPTS_KEEP)))
+    await db.transaction(partial(changes.prune, before=now - max(keep, changes.KEEP)))
     return total
 
 

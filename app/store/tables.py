@@ -385,3 +385,19 @@ class Rejection(Base):
     status: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class ChangeEvent(Base):
+    """A change a tool reported (a deploy, a config push; PagerDuty's change events): shown
+    beside the incidents of its system, never paging. Written only by app/incidents/changes.py."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_system_at", "system", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime]  # when it happened (the event's timestamp, else when it arrived)
+    system: Mapped[str | None] = mapped_column(String(200))  # None: it matched no system
+    customer: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(500))
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON)

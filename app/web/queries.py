@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
 from app.core.incident import OPEN_STATES
+from app.incidents import changes
 from app.projection import (
     LIST_COLUMNS,
     Entry,
     IncidentView,
+    change_entry,
     entries,
     incident_for,
     list_view,
@@ -169,18 +171,22 @@ async def detail(
     paged = await _paged(session, Incident.id == incident.id) if is_team(principal) else {}
     view = incident_for(incident, principal)
     found = Detail(_card(view, principal, rules, paged.get(incident.id, ())), [])
-    found.timeline = await timeline(session, principal, incident_id)
+    found.timeline = await timeline(session, principal, incident)
     if is_team(principal):
         found.decision = dict(incident.decision or {})
         found.reasons = list(found.decision.get("reasons") or [])
     return found
 
 
-async def timeline(session: AsyncSession, principal: Principal, incident_id: int) -> list[Entry]:
-    """Events (and for the team every page and its delivery status), oldest first."""
-    found = entries(await session.execute(timeline_query(incident_id, principal)), principal)
+async def timeline(session: AsyncSession, principal: Principal, incident: Incident) -> list[Entry]:
+    """Events, the changes of its system around its opening (and for the team every page and
+    its delivery status), oldest first."""
+    found = entries(await session.execute(timeline_query(incident.id, principal)), principal)
+    if incident.system is not None:
+        near = changes.near(incident.system, as_utc(incident.opened_at))
+        found += [change_entry(change, principal) for change in await session.scalars(near)]
     if is_team(principal):
-        pages = await session.scalars(select(Page).where(Page.incident_id == incident_id))
+        pages = await session.scalars(select(Page).where(Page.incident_id == incident.id))
         found += [_page_entry(page) for page in pages]
     found.sort(key=lambda entry: entry.at)
     return found

@@ -1,9 +1,6 @@
 """A real Prometheus Alertmanager delivers a firing and then a resolved alert to skillpager."""
 
-import json
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,88 +8,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import LOOPBACK, ServerProcess, free_port, require_binary
+from tests.support.alertmanager_process import (
+    FAST_ROUTE,
+    AlertmanagerProcess,
+    poll,
+    running_alertmanager,
+)
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
-
-_BINARY = "prometheus-alertmanager"
-_DELIVERY_TIMEOUT_S = 15.0
-
-
-class AlertmanagerProcess:
-    """One Alertmanager on 127.0.0.1 whose only receiver is skillpager's webhook."""
-
-    def __init__(self, binary: str, directory: Path, *, webhook_url: str, token: str) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.base_url = f"http://{LOOPBACK}:{self.port}"
-        self.log_path = directory / "alertmanager.log"
-        config = directory / "alertmanager.yml"
-        # JSON is YAML; group_wait/interval of 1s keep the test quick.
-        config.write_text(json.dumps(_config(webhook_url, token), indent=2))
-        storage = directory / "data"
-        storage.mkdir()
-        self._command = [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={storage}",
-            f"--web.listen-address={LOOPBACK}:{self.port}",
-            "--cluster.listen-address=",
-        ]
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, timeout_s: float = 15.0) -> None:
-        """Start it and wait until `/-/ready` answers."""
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self._command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                pytest.fail(f"alertmanager exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/-/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"alertmanager not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        """Terminate it (kill after 5 s)."""
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
-        self._process = None
-
-    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        """Push alerts through API v2, as Prometheus does."""
-        response = httpx.post(f"{self.base_url}/api/v2/alerts", json=alerts, timeout=5.0)
-        assert response.status_code == 200, response.text
-
-    def alerts(self) -> list[dict[str, Any]]:
-        """Alertmanager's own view of its active alerts."""
-        response = httpx.get(f"{self.base_url}/api/v2/alerts", timeout=5.0)
-        response.raise_for_status()
-        found: list[dict[str, Any]] = response.json()
-        return found
 
 
 def _config(webhook_url: str, token: str) -> dict[str, Any]:
     return {
-        "route": {
-            "receiver": "skillpager",
-            "group_by": ["alertname"],
-            "group_wait": "1s",
-            "group_interval": "1s",
-            "repeat_interval": "1h",
-        },
+        "route": {"receiver": "skillpager", "group_by": ["alertname"], **FAST_ROUTE},
         "receivers": [
             {
                 "name": "skillpager",
@@ -111,30 +40,9 @@ def _config(webhook_url: str, token: str) -> dict[str, Any]:
 @pytest.fixture
 def alertmanager(server: ServerProcess, tmp_path: Path) -> Iterator[AlertmanagerProcess]:
     """A running Alertmanager wired to the running skillpager; stopped at test end."""
-    binary = require_binary(_BINARY)
-    directory = tmp_path / "alertmanager"
-    directory.mkdir()
-    process = AlertmanagerProcess(
-        binary,
-        directory,
-        webhook_url=f"{server.base_url}/webhooks/alertmanager",
-        token=server.webhook_token,
-    )
-    try:
-        process.start()
+    config = _config(f"{server.base_url}/webhooks/alertmanager", server.webhook_token)
+    with running_alertmanager(tmp_path / "alertmanager", config) as process:
         yield process
-    finally:
-        process.stop()
-
-
-def _poll(check: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any]:
-    deadline = time.monotonic() + _DELIVERY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {_DELIVERY_TIMEOUT_S}s waiting for {what}")
 
 
 def _stored(server: ServerProcess, token: str, dedup_key: str) -> list[dict[str, Any]]:
@@ -171,13 +79,13 @@ def test_alertmanager_delivers_firing_then_resolved(
     }
 
     alertmanager.post_alerts([alert])
-    fingerprint = _poll(
+    fingerprint = poll(
         lambda: next((a for a in alertmanager.alerts() if a["labels"] == labels), None),
         "alertmanager to hold the alert",
     )["fingerprint"]
     dedup_key = f"alertmanager:{fingerprint}"
 
-    firing = _poll(lambda: next(iter(_stored(server, token, dedup_key)), None), "the firing alert")
+    firing = poll(lambda: next(iter(_stored(server, token, dedup_key)), None), "the firing alert")
     assert firing["source"] == "alertmanager"
     assert firing["status"] == "firing"
     assert firing["labels"] == labels
@@ -197,7 +105,7 @@ def test_alertmanager_delivers_firing_then_resolved(
         done = [row for row in rows if row["status"] == "resolved"]
         return done[0] if done else None
 
-    row = _poll(resolved, "the resolved alert")
+    row = poll(resolved, "the resolved alert")
     assert row["id"] == firing["id"], "the resolve closes the firing row, not a new one"
     assert _at(row["ended_at"]) == ended_at
     assert _at(row["started_at"]) == started_at

@@ -86,6 +86,18 @@ async def test_unrouted_alerts_group_by_alertname_and_customer(app: RunningApp) 
     assert found["decision"]["steps"] == [{"after_s": 0, "engineers": ["anna"]}]
 
 
+async def test_unrouted_alerts_without_group_labels_each_open_their_own(app: RunningApp) -> None:
+    info = await fire(app, "auth-test", severity="info", summary="basic auth test")
+    crit = await fire(app, "outage", severity="critical", summary="checkout down")
+    other = await fire(app, "queue", severity="critical", summary="queue stuck")
+    assert len({info["incidents"][0], crit["incidents"][0], other["incidents"][0]}) == 3
+    found = await incident(app, crit["incidents"][0])
+    assert found["decision"]["group"] == "unrouted-key:generic|generic:outage"
+    assert found["summary"] == "checkout down"
+    assert {page["engineer"] for page in found["pages"]} == {"anna"}
+    assert (await incident(app, other["incidents"][0]))["pages"]
+
+
 async def test_incident_resolves_when_all_its_alerts_have(app: RunningApp) -> None:
     opened = await fire(app, "db-lag", labels={"service": "payments-db"})
     await fire(app, "db-disk", labels={"service": "payments-db"})
@@ -126,6 +138,11 @@ async def test_severity_rise_reroutes_a_dashboard_only_incident(app: RunningApp)
     await fire(app, "db-crit", severity="critical", labels={"service": "payments-db"})
     found = await incident(app, quiet["incidents"][0])
     assert found["severity"] == "critical"
+    # The page names the alert that made it page, not the info alert that opened it.
+    assert found["summary"] == "alert db-crit"
+    assert found["pages"]
+    assert all("alert db-crit" in page["text"] for page in found["pages"])
+    assert not any("db-info" in page["text"] for page in found["pages"])
     assert found["decision"]["action"] == "page"
     assert found["next_action_at"] == (START + timedelta(minutes=5)).isoformat()
     assert [e["kind"] for e in found["timeline"]] == ["opened", "rerouted", "paged"]

@@ -1,5 +1,6 @@
 """PagerDuty Events v2 parsing against the fixture files, key generation and routing-key privacy."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -66,3 +67,43 @@ def test_given_dedup_key_is_answered_unchanged() -> None:
 )
 def test_routing_key_of_a_body_without_one_is_none(body: bytes) -> None:
     assert routing_key_of(body) is None
+
+
+def _trigger(custom_details: object) -> bytes:
+    payload = {"summary": "s", "source": "host-1", "severity": "info"}
+    body = {"routing_key": ROUTING_KEY, "event_action": "trigger", "payload": payload}
+    payload["custom_details"] = custom_details  # type: ignore[assignment]  # any JSON, as sent
+    return json.dumps(body).encode()
+
+
+def test_flat_scalar_custom_details_become_labels_and_the_rest_stays_out() -> None:
+    details = {
+        "service": "payments-db",
+        "n": 3,
+        "on": True,
+        "deep": {"a": 1},
+        "list": [1],
+        "empty": "",
+        "text": "two\nlines",
+        "none": None,
+    }
+    (alert,) = pagerduty.parse(_trigger(details))
+    assert dict(alert.labels) == {
+        "service": "payments-db",
+        "n": "3",
+        "on": "true",
+        "source": "host-1",
+    }
+
+
+@pytest.mark.parametrize("details", ["free text", [1, 2], 5, None])
+def test_custom_details_that_are_no_object_add_no_labels(details: object) -> None:
+    (alert,) = pagerduty.parse(_trigger(details))
+    assert dict(alert.labels) == {"source": "host-1"}
+
+
+def test_alertmanager_default_text_gives_the_labels_all_its_alerts_share() -> None:
+    (alert,) = pagerduty.parse((FIXTURES / "pagerduty" / "alertmanager_details.json").read_bytes())
+    assert "instance" not in alert.labels  # db-1 and db-2: not common to the group
+    assert alert.labels["service"] == "payments-db"
+    assert not {"firing", "resolved", "num_firing", "num_resolved"} & alert.labels.keys()

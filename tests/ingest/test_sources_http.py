@@ -82,8 +82,14 @@ async def test_pagerduty_routing_key_is_the_token_and_never_stored(sqlite_app: R
     again = await sqlite_app.client.get("/api/alerts", headers=sqlite_app.reader_headers())
     [closed] = again.json()["items"]
     assert (closed["status"], closed["summary"]) == ("resolved", "disk full")
-    bad = event | {"routing_key": "not-a-token"}
-    assert (await _pd(sqlite_app, bad)).status_code == 401
+    for bad in (event | {"routing_key": "not-a-token"}, {"event_action": "trigger"}):
+        refused = await _pd(sqlite_app, bad)
+        assert refused.status_code == 400, "PagerDuty's answer to an unknown routing key"
+        assert refused.json() == {
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": ["Invalid routing key"],
+        }
 
 
 async def test_pagerduty_ack_of_unknown_key_stores_no_alert(sqlite_app: RunningApp) -> None:

@@ -126,3 +126,13 @@ def test_group_key() -> None:
     assert group_key(rules, alert({"alertname": "X"}), None) == "unrouted:X|"
     assert route(rules, lost, utc("2026-03-03 10:00")).group == "unrouted:Mystery|acme"
     assert group_key(rules, lost, "ledger") == "system:ledger"
+
+
+def test_alert_without_group_labels_is_grouped_by_source_and_key() -> None:
+    """Every group_by value empty: one incident per source and dedup key, and `route` says so."""
+    rules = case("ranking")
+    bare = alert({"team": "x"})
+    decision = route(rules, bare, utc("2026-03-03 10:00"))
+    assert decision.group == group_key(rules, bare, None) == "unrouted-key:alertmanager|test"
+    notes = [reason.text for reason in decision.reasons if reason.engineer is None]
+    assert any("grouped by source and dedup key" in note for note in notes)

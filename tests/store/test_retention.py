@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.clock import FrozenClock, SystemClock
 from app.store.retention import Retention, prune
-from app.store.tables import Alert, AlertRawEvent, Incident, RawEvent
+from app.store.tables import Alert, AlertRawEvent, ChangeEvent, Incident, RawEvent
 from tests.support.app import RunningApp, app_settings, running_app
 
 GENERIC = Path(__file__).parent.parent / "fixtures" / "generic"
@@ -113,6 +113,18 @@ async def test_the_daily_job_prunes_after_startup(app: RunningApp, clock: Frozen
         await retention.stop()
     assert await count(app, RawEvent) == 0
     assert await count(app, Alert) == 1
+
+
+async def test_change_events_go_after_ninety_days(app: RunningApp, clock: FrozenClock) -> None:
+    change = {"routing_key": "test-webhook-token", "payload": {"summary": "deploy v1"}}
+    response = await app.client.post("/v2/change/enqueue", json=change)
+    assert response.status_code == 202, response.text
+    clock.advance(timedelta(days=89))
+    await prune(app.services.db, now=clock.now(), keep=KEEP)
+    assert await count(app, ChangeEvent) == 1
+    clock.advance(timedelta(days=2))
+    await prune(app.services.db, now=clock.now(), keep=KEEP)
+    assert await count(app, ChangeEvent) == 0
 
 
 def test_cli_prune_prints_the_count(

@@ -198,6 +198,24 @@ async def test_mute_an_unrouted_incident_silences_its_group_labels(seeded: Seede
     ]
 
 
+async def test_mute_an_unrouted_incident_without_group_labels_silences_only_its_alert(
+    seeded: Seeded,
+) -> None:
+    incident = await _alert(seeded, {"team": "ops"}, "lonely")
+    async with browser_client(seeded.running) as client:
+        login(client, seeded.running, "engineer", "anna", seeded.running.engineer_token)
+        shown = await client.get(f"/incidents/{incident}")
+        form = {"csrf": csrf_of(shown.text), "duration": "1h"}
+        assert (await client.post(f"/incidents/{incident}/mute", data=form)).status_code == 303
+    [silence] = await _silences(seeded)
+    assert [(m["name"], m["value"]) for m in silence["matchers"]] == [
+        ("alertname", ""),
+        ("customer", ""),
+        ("monitor", "generic"),
+        ("team", "ops"),
+    ]
+
+
 async def test_customers_see_no_silences_and_posts_need_csrf(seeded: Seeded) -> None:
     incident = seeded.acme_incident
     async with browser_client(seeded.running) as client:
