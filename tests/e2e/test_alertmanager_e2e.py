@@ -1,7 +1,6 @@
 """A real Prometheus Alertmanager delivers a firing and then a resolved alert to skillpager."""
 
 import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.daemon import Daemon
 from tests.support.server import LOOPBACK, ServerProcess, free_port, require_binary
 
 pytestmark = pytest.mark.slow
@@ -19,57 +19,27 @@ _BINARY = "prometheus-alertmanager"
 _DELIVERY_TIMEOUT_S = 15.0
 
 
-class AlertmanagerProcess:
+class AlertmanagerProcess(Daemon):
     """One Alertmanager on 127.0.0.1 whose only receiver is skillpager's webhook."""
 
     def __init__(self, binary: str, directory: Path, *, webhook_url: str, token: str) -> None:
         self.directory = directory
         self.port = free_port()
         self.base_url = f"http://{LOOPBACK}:{self.port}"
-        self.log_path = directory / "alertmanager.log"
         config = directory / "alertmanager.yml"
         # JSON is YAML; group_wait/interval of 1s keep the test quick.
         config.write_text(json.dumps(_config(webhook_url, token), indent=2))
         storage = directory / "data"
         storage.mkdir()
-        self._command = [
+        command = [
             binary,
             f"--config.file={config}",
             f"--storage.path={storage}",
             f"--web.listen-address={LOOPBACK}:{self.port}",
             "--cluster.listen-address=",
         ]
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, timeout_s: float = 15.0) -> None:
-        """Start it and wait until `/-/ready` answers."""
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self._command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                pytest.fail(f"alertmanager exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/-/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"alertmanager not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        """Terminate it (kill after 5 s)."""
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
-        self._process = None
+        log = directory / "alertmanager.log"
+        super().__init__(command, log, ready_url=f"{self.base_url}/-/ready")
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """Push alerts through API v2, as Prometheus does."""

@@ -8,23 +8,21 @@ queries and expires a silence that holds a page, and queries the alerts.
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from app.ingest.postable import fingerprint
 from tests.support.daemon import Daemon
+from tests.support.ladder import wait_for
 from tests.support.server import LOOPBACK, ServerProcess, free_port, require_binary
 
 pytestmark = pytest.mark.slow
 
-T = TypeVar("T")
-_TIMEOUT_S = 30.0
 _SENDS_RESOLVED = {"alertname": "E2EStopsFiring", "service": "payments-db", "severity": "critical"}
 _DELETED = {"alertname": "E2ERuleDeleted", "service": "checkout", "severity": "critical"}
 
@@ -103,16 +101,6 @@ def prometheus(server: ServerProcess, tmp_path: Path) -> Iterator[Prometheus]:
         process.stop()
 
 
-def _poll(check: Callable[[], T | None], what: str, server: ServerProcess) -> T:
-    deadline = time.monotonic() + _TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found is not None:
-            return found
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {_TIMEOUT_S}s waiting for {what}\n{server.log_tail()}")
-
-
 def _api(server: ServerProcess, token: str, path: str, **params: Any) -> Any:
     response = httpx.get(
         f"{server.base_url}{path}",
@@ -149,13 +137,13 @@ def test_prometheus_alerts_open_page_and_resolve(
         row = _row(server, token, labels)
         return row if row and row["status"] == "firing" and row["count"] >= 3 else None
 
-    stops = _poll(lambda: firing(_SENDS_RESOLVED), "re-sent firing alert", server)
-    deleted = _poll(lambda: firing(_DELETED), "the second rule's alert", server)
+    stops = wait_for("re-sent firing alert", lambda: firing(_SENDS_RESOLVED), server)
+    deleted = wait_for("the second rule's alert", lambda: firing(_DELETED), server)
     assert stops["summary"] == "E2EStopsFiring fired"
     assert stops["severity"] == "critical"
     assert stops["source_url"].startswith(prometheus.base_url)
     assert stops["incident_id"] is not None
-    assert _poll(lambda: _paged(server, token, stops["incident_id"]) or None, "a page", server)
+    assert wait_for("a page", lambda: _paged(server, token, stops["incident_id"]) or None, server)
 
     # One rule stops firing, the other is deleted: Prometheus stops sending it.
     prometheus.load_rules(_rules(_rule(_SENDS_RESOLVED, "vector(1) < 0")))
@@ -164,9 +152,9 @@ def test_prometheus_alerts_open_page_and_resolve(
         row = _row(server, token, labels)
         return row if row and row["status"] == "resolved" else None
 
-    done = _poll(lambda: resolved(_SENDS_RESOLVED), "Prometheus's resolved alert", server)
+    done = wait_for("Prometheus's resolved alert", lambda: resolved(_SENDS_RESOLVED), server)
     assert done["id"] == stops["id"], "re-sends were one firing cycle: one row"
-    expired = _poll(lambda: resolved(_DELETED), "the expiry of the deleted rule's alert", server)
+    expired = wait_for("the expiry of the deleted rule's alert", lambda: resolved(_DELETED), server)
     assert expired["id"] == deleted["id"]
     raw = _api(server, token, f"/api/alerts/{expired['id']}")["raw_events"]
     last = json.loads(raw[-1]["body"])
@@ -174,9 +162,9 @@ def test_prometheus_alerts_open_page_and_resolve(
     assert _when(expired["ended_at"]) == _when(last["alerts"][0]["endsAt"])
     assert _when(expired["ended_at"]) - _when(deleted["last_seen_at"]) < timedelta(seconds=10)
     incident = f"/api/incidents/{stops['incident_id']}"
-    _poll(
-        lambda: _api(server, token, incident)["state"] == "resolved" or None,
+    wait_for(
         "the incident to resolve",
+        lambda: _api(server, token, incident)["state"] == "resolved" or None,
         server,
     )
 
@@ -229,11 +217,11 @@ def test_amtool_silences_hold_a_page_and_query_alerts(
         timeout=5.0,
     )
     assert posted.status_code == 200, posted.text
-    row = _poll(lambda: _row(server, token, labels), "the posted alert", server)
+    row = wait_for("the posted alert", lambda: _row(server, token, labels), server)
     incident_id = row["incident_id"]
-    _poll(
-        lambda: _api(server, token, f"/api/incidents/{incident_id}")["silenced_until"],
+    wait_for(
         "the silence to hold the incident",
+        lambda: _api(server, token, f"/api/incidents/{incident_id}")["silenced_until"],
         server,
     )
     assert _paged(server, token, incident_id) == []
@@ -246,7 +234,7 @@ def test_amtool_silences_hold_a_page_and_query_alerts(
     assert alert["status"] == {"state": "suppressed", "silencedBy": [silence_id], "inhibitedBy": []}
 
     amtool.run("silence", "expire", silence_id)
-    assert _poll(lambda: _paged(server, token, incident_id) or None, "the page after", server)
+    assert wait_for("the page after", lambda: _paged(server, token, incident_id) or None, server)
     assert amtool.json("silence", "query") == []
     [expired] = amtool.json("silence", "query", "--expired")
     assert (expired["id"], expired["status"]["state"]) == (silence_id, "expired")
