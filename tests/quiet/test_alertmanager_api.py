@@ -32,6 +32,13 @@ async def rows(app: RunningApp) -> list[dict[str, Any]]:
 
 async def test_posted_alerts_need_a_webhook_token(app: RunningApp) -> None:
     assert (await app.client.post("/api/v2/alerts", json=postable())).status_code == 401
+    too_large = b"[" + b" " * app.services.settings.max_body_bytes + b"]"
+    # The token is checked before the body is read: an anonymous caller is never read.
+    assert (await app.client.post("/api/v2/alerts", content=too_large)).status_code == 401
+    oversized = await app.client.post(
+        "/api/v2/alerts", content=too_large, headers=app.webhook_headers()
+    )
+    assert oversized.status_code == 413
     engineer = await app.client.post(
         "/api/v2/alerts", json=postable(), headers=app.reader_headers()
     )
