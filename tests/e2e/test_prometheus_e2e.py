@@ -1,8 +1,9 @@
 """Real Prometheus and amtool speak Alertmanager's API v2 to skillpager directly.
 
 Prometheus (`alerting.alertmanagers` pointing at skillpager) evaluates two rules every second:
-one stops firing (Prometheus sends it resolved), one is deleted (Prometheus stops sending it and
-skillpager resolves it at its `endsAt`, as Alertmanager's resolve timeout does). amtool adds,
+one stops firing (Prometheus sends it resolved), the other is still firing when Prometheus stops
+(nobody sends it again: skillpager resolves it at its `endsAt`, as Alertmanager's resolve timeout
+does). amtool adds,
 queries and expires a silence that holds a page, and queries the alerts.
 """
 
@@ -24,7 +25,7 @@ from tests.support.server import LOOPBACK, ServerProcess, free_port, require_bin
 pytestmark = pytest.mark.slow
 
 _SENDS_RESOLVED = {"alertname": "E2EStopsFiring", "service": "payments-db", "severity": "critical"}
-_DELETED = {"alertname": "E2ERuleDeleted", "service": "checkout", "severity": "critical"}
+_ORPHANED = {"alertname": "E2EPrometheusGone", "service": "checkout", "severity": "critical"}
 
 
 def _rule(labels: dict[str, str], expr: str) -> dict[str, Any]:
@@ -131,22 +132,25 @@ def test_prometheus_alerts_open_page_and_resolve(
     server: ServerProcess, prometheus: Prometheus
 ) -> None:
     token = server.create_token()
-    prometheus.load_rules(_rules(_rule(_SENDS_RESOLVED, "vector(1)"), _rule(_DELETED, "vector(1)")))
+    prometheus.load_rules(
+        _rules(_rule(_SENDS_RESOLVED, "vector(1)"), _rule(_ORPHANED, "vector(1)"))
+    )
 
     def firing(labels: dict[str, str]) -> dict[str, Any] | None:
         row = _row(server, token, labels)
         return row if row and row["status"] == "firing" and row["count"] >= 3 else None
 
     stops = wait_for("re-sent firing alert", lambda: firing(_SENDS_RESOLVED), server)
-    deleted = wait_for("the second rule's alert", lambda: firing(_DELETED), server)
+    orphaned = wait_for("the other rule's alert", lambda: firing(_ORPHANED), server)
     assert stops["summary"] == "E2EStopsFiring fired"
     assert stops["severity"] == "critical"
     assert stops["source_url"].startswith(prometheus.base_url)
     assert stops["incident_id"] is not None
     assert wait_for("a page", lambda: _paged(server, token, stops["incident_id"]) or None, server)
 
-    # One rule stops firing, the other is deleted: Prometheus stops sending it.
-    prometheus.load_rules(_rules(_rule(_SENDS_RESOLVED, "vector(1) < 0")))
+    prometheus.load_rules(
+        _rules(_rule(_SENDS_RESOLVED, "vector(1) < 0"), _rule(_ORPHANED, "vector(1)"))
+    )
 
     def resolved(labels: dict[str, str]) -> dict[str, Any] | None:
         row = _row(server, token, labels)
@@ -154,13 +158,18 @@ def test_prometheus_alerts_open_page_and_resolve(
 
     done = wait_for("Prometheus's resolved alert", lambda: resolved(_SENDS_RESOLVED), server)
     assert done["id"] == stops["id"], "re-sends were one firing cycle: one row"
-    expired = wait_for("the expiry of the deleted rule's alert", lambda: resolved(_DELETED), server)
-    assert expired["id"] == deleted["id"]
+    still = _row(server, token, _ORPHANED)
+    assert still is not None
+    assert still["status"] == "firing"
+    prometheus.stop()  # the other alert is never sent again
+    expired = wait_for("the expiry of the alert left firing", lambda: resolved(_ORPHANED), server)
+    assert expired["id"] == orphaned["id"]
     raw = _api(server, token, f"/api/alerts/{expired['id']}")["raw_events"]
     last = json.loads(raw[-1]["body"])
     assert last["receiver"] == "skillpager-expiry"
     assert _when(expired["ended_at"]) == _when(last["alerts"][0]["endsAt"])
-    assert _when(expired["ended_at"]) - _when(deleted["last_seen_at"]) < timedelta(seconds=10)
+    # Its last endsAt: 4 s past its last send (the resend delay and interval are 1 s).
+    assert _when(expired["ended_at"]) - _when(still["last_seen_at"]) < timedelta(seconds=10)
     incident = f"/api/incidents/{stops['incident_id']}"
     wait_for(
         "the incident to resolve",
