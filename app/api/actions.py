@@ -44,6 +44,8 @@ _BODY = json_body_openapi(ActionBody, required=False)
 async def _run(
     services: Services, kind: ActionKind, incident_id: int, who: Principal, body: ActionBody
 ) -> dict[str, Any]:
+    if kind is ActionKind.HANDOVER and not body.to:
+        raise Conflict("say who to hand over to", detail={"field": "to"})
     action = IncidentAction(
         kind, incident_id, note=body.note, minutes=body.minutes, to=body.to or ""
     )
@@ -54,43 +56,31 @@ async def _run(
     return {"id": outcome.incident_id, "state": outcome.state, "changed": outcome.changed}
 
 
-@router.post("/{incident_id}/ack", openapi_extra=_BODY)
-async def ack(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
-) -> dict[str, Any]:
-    """Acknowledge: paging stops."""
-    return await _run(services, ActionKind.ACK, incident_id, who, body or ActionBody())
+# One route an action, each with what it does (the OpenAPI summary and description).
+_ROUTES = {
+    ActionKind.ACK: "Acknowledge: paging stops.",
+    ActionKind.RESOLVE: "Resolve by hand.",
+    ActionKind.ESCALATE: "Page the next step now.",
+    ActionKind.SNOOZE: "Quiet for `minutes` (default 30), then paged again.",
+    ActionKind.HANDOVER: "Hand over to another engineer (`to`), who is paged now.",
+}
 
 
-@router.post("/{incident_id}/resolve", openapi_extra=_BODY)
-async def resolve(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
-) -> dict[str, Any]:
-    """Resolve by hand."""
-    return await _run(services, ActionKind.RESOLVE, incident_id, who, body or ActionBody())
+def _route(kind: ActionKind, does: str) -> None:
+    async def act(
+        incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
+    ) -> dict[str, Any]:
+        return await _run(services, kind, incident_id, who, body or ActionBody())
+
+    act.__doc__ = does
+    router.add_api_route(
+        f"/{{incident_id}}/{kind.value}",
+        act,
+        methods=["POST"],
+        name=kind.value,
+        openapi_extra=_BODY,
+    )
 
 
-@router.post("/{incident_id}/escalate", openapi_extra=_BODY)
-async def escalate(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
-) -> dict[str, Any]:
-    """Page the next step now."""
-    return await _run(services, ActionKind.ESCALATE, incident_id, who, body or ActionBody())
-
-
-@router.post("/{incident_id}/snooze", openapi_extra=_BODY)
-async def snooze(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
-) -> dict[str, Any]:
-    """Quiet for `minutes` (default 30), then paged again."""
-    return await _run(services, ActionKind.SNOOZE, incident_id, who, body or ActionBody())
-
-
-@router.post("/{incident_id}/handover", openapi_extra=_BODY)
-async def handover(
-    incident_id: IdPath, services: ServicesDep, who: EngineerDep, body: Details
-) -> dict[str, Any]:
-    """Hand over to another engineer (`to`), who is paged now."""
-    if body is None or not body.to:
-        raise Conflict("say who to hand over to", detail={"field": "to"})
-    return await _run(services, ActionKind.HANDOVER, incident_id, who, body)
+for _kind, _does in _ROUTES.items():
+    _route(_kind, _does)

@@ -82,9 +82,9 @@ def enqueue_order(effects: Effects, incident: Incident, order: PageOrder) -> int
 
 
 def tell_resolved(effects: Effects, incident: Incident) -> int:
-    """Queue a resolved note for every engineer who was paged, except on a channel whose
-    message is restated instead (Slack); returns how many rows."""
-    paged = outbox.engineers_paged(effects.conn, incident.id)
+    """Queue a resolved note for every engineer who was paged but the one who resolved it,
+    except on a channel whose message is restated instead (Slack); returns how many rows."""
+    paged = outbox.engineers_paged(effects.conn, incident.id) - {incident.resolved_by}
     if not paged:
         return 0
     shown = {(u.engineer, u.channel) for u in outbox.messages_of(effects.conn, incident.id)}

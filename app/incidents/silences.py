@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection
 
 from app.clock import as_utc
 from app.incidents import store
+from app.store import alert_queries
 from app.store.tables import Base, Silence
 
 _silences = Base.metadata.tables["silences"]
-_alerts = Base.metadata.tables["alerts"]
 
 
 class Matcher(BaseModel):
@@ -111,9 +111,7 @@ def incident_silenced_until(
     """Until when an incident is silenced: all of its firing alerts must be matched."""
     if not silences:
         return None
-    rows = conn.execute(
-        select(_alerts).where(_alerts.c.incident_id == incident.id, _alerts.c.status == "firing")
-    ).all()
+    rows = alert_queries.firing_alerts(conn, incident.id)
     ends = [
         silenced_until(
             silences,

@@ -8,6 +8,7 @@ import pytest
 
 from app.clock import FrozenClock
 from app.paging.signatures import twilio_signature
+from app.store.tokens import TokenKind
 from tests.fakes.slack_server import SlackFake
 from tests.fakes.twilio_server import AUTH_TOKEN, TwilioFake
 from tests.support.app import (
@@ -154,9 +155,8 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     # Unrouted: anna, by SMS and Slack.
     incident_id = await fire_critical(app, "disk", {"alertname": "DiskFull"})
     [dm] = slack_fake.messages
-    resolved = await app.client.post(
-        f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
-    )
+    sam = {"Authorization": f"Bearer {await app.token(TokenKind.ENGINEER, 'sam')}"}
+    resolved = await app.client.post(f"/api/incidents/{incident_id}/resolve", headers=sam)
     assert resolved.json()["state"] == "resolved"
     await app.services.escalation.settle()
     await advance(app, clock, 1)
@@ -168,7 +168,7 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
     updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
     assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
     # Restated once as resolved (no buttons), never overwritten by a resolved note.
-    assert "Resolved by" in str(updates[0]["blocks"])
+    assert "Resolved by Sam Roy via the API" in str(updates[0]["blocks"])
     assert "'action_id': 'ack'" not in str(updates[0]["blocks"])
     kinds = sorted(
         (p["kind"], p["channel"], p["status"]) for p in await incident_pages(app, incident_id)
@@ -177,3 +177,22 @@ async def test_resolve_notes_by_sms_and_updates_the_slack_message_in_place(
         ("resolved-note", "sms", "sent"),
         ("update", "slack", "sent"),
     ]
+
+
+async def test_whoever_resolved_it_gets_no_resolved_note(
+    app: RunningApp, twilio_fake: TwilioFake, clock: FrozenClock
+) -> None:
+    incident_id = await fire_critical(app, "disk", {"alertname": "DiskFull"})  # → anna
+    resolved = await app.client.post(
+        f"/api/incidents/{incident_id}/resolve",
+        headers=app.reader_headers(),  # anna's token
+    )
+    assert resolved.json()["state"] == "resolved"
+    await app.services.escalation.settle()
+    await advance(app, clock, 1)
+
+    assert [m.body.split("]")[0] for m in twilio_fake.messages_to(ANNA)] == [
+        f"[CRIT #{incident_id}"
+    ]
+    kinds = {p["kind"] for p in await incident_pages(app, incident_id)}
+    assert "resolved-note" not in kinds
