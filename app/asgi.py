@@ -10,6 +10,8 @@ security headers (no framing, no MIME sniffing, no cross-site referrer, the dash
 """
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from app.api.errors import error_body
-from app.api.webhooks import enqueue, receive_webhook
+from app.api.webhooks import enqueue, post_alerts, receive_webhook
 from app.bodies import capped
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,20 @@ def webhook_source(path: str) -> str | None:
     return None
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def direct_handler(path: str) -> Handler | None:
+    """The handler a webhook POST to `path` goes straight to (Alertmanager's `/api/v2/alerts`
+    too), or None: FastAPI routes it."""
+    if path == "/api/v2/alerts":
+        return post_alerts
+    source = webhook_source(path)
+    if source is None:
+        return None
+    return partial(receive_webhook, source) if source else enqueue
+
+
 class SkillpagerApp(FastAPI):
     """FastAPI with a direct path for webhook POSTs."""
 
@@ -80,32 +96,30 @@ class SkillpagerApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a webhook POST directly; everything else the FastAPI way."""
-        source = None
+        handler = None
         if scope["type"] == "http":
             send = secured(send, scope["path"])
             if scope["method"] == "POST":
-                source = webhook_source(scope["path"])
-        if source is None:
+                handler = direct_handler(scope["path"])
+        if handler is None:
             if scope["type"] == "http":
                 receive = capped(receive, self.body_limit)
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self
         request = Request(scope, receive)
-        response = await self._answer(request, source)
+        response = await self._answer(request, handler)
         await response(scope, receive, send)
 
-    async def _answer(self, request: Request, source: str) -> Response:
+    async def _answer(self, request: Request, handler: Handler) -> Response:
         try:
-            if source:
-                return await receive_webhook(source, request)
-            return await enqueue(request)
+            return await handler(request)
         except Exception as exc:
-            handler = self._handler_for(exc)
-            if handler is None:
+            on_error = self._handler_for(exc)
+            if on_error is None:
                 log.exception("webhook handler failed")
                 return JSONResponse(error_body("internal error", None), 500)
-            answer: Response = await handler(request, exc)
+            answer: Response = await on_error(request, exc)
             return answer
 
     def _handler_for(self, exc: Exception) -> Any:

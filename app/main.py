@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 
 from app.api import (
     actions,
+    alertmanager_api,
     alerts,
     heartbeats,
     incidents,
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         slack,
         ops,
         heartbeats,
+        alertmanager_api,
     )
     for module in routers:
         app.include_router(module.router)

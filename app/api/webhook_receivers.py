@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.api.sns_subscription import receive_sns
 from app.auth import credential_of
@@ -26,7 +26,7 @@ class Received:
     outcome: ParseOutcome
     delivery_id: str | None = None
     # Sources with their own answer shape (PagerDuty) build it from the write result.
-    answer: Callable[[WriteResult], JSONResponse] | None = None
+    answer: Callable[[WriteResult], Response] | None = None
 
 
 Receiver = Callable[[Request, bytes, Services], Awaitable[Received]]

@@ -1,17 +1,18 @@
-"""`POST /webhooks/{source}` (and PagerDuty's `/v2/enqueue`): authenticate, read (bounded),
-parse, hand to the writer, answer 202 only after the commit. PagerDuty's change events
-(`/v2/change/enqueue`) are stored as they come, beside the incidents of their system."""
+"""`POST /webhooks/{source}` (and PagerDuty's `/v2/enqueue`, Alertmanager's `/api/v2/alerts`):
+authenticate, read (bounded), parse, hand to the writer, answer 2xx only after the commit.
+PagerDuty's change events (`/v2/change/enqueue`) are stored as they come, beside the incidents
+of their system."""
 
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.api.errors import InvalidEvent
 from app.api.webhook_receivers import OWN_AUTH_RECEIVERS, Received, authenticate_pagerduty
@@ -19,10 +20,11 @@ from app.auth import credential_of
 from app.bodies import read_body
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.incidents import changes
-from app.ingest import pagerduty
+from app.ingest import alertmanager, pagerduty
 from app.ingest.base import ParseError, SchemaError
+from app.ingest.postable import parse_postable
 from app.ingest.redact import stored_body
-from app.ingest.registry import PARSERS
+from app.ingest.registry import PARSERS, ParseOutcome
 from app.ingest.writer import Submission
 from app.services import Services
 from app.store.tokens import hash_token
@@ -50,7 +52,7 @@ def kept_headers(request: Request) -> dict[str, str]:
 
 
 @router.post("/webhooks/{source}", status_code=202, openapi_extra=_ANY_BODY)
-async def receive_webhook(source: str, request: Request) -> JSONResponse:
+async def receive_webhook(source: str, request: Request) -> Response:
     """Store a monitor's alerts; 202 only after they are committed."""
     if source not in PARSERS:
         raise NotFound(f"unknown source {source!r}", detail={"known": sorted(PARSERS)})
@@ -60,7 +62,7 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
 
 
 @router.post("/v2/enqueue", status_code=202, openapi_extra=_ANY_BODY)
-async def enqueue(request: Request) -> JSONResponse:
+async def enqueue(request: Request) -> Response:
     """PagerDuty Events API v2, in PagerDuty's own answer shape, errors included."""
     with pagerduty_answers():
         return await _receive("pagerduty", request)
@@ -94,7 +96,22 @@ def pagerduty_answers() -> Iterator[None]:
         raise InvalidEvent("invalid_event", "Event object is invalid", [str(exc)]) from exc
 
 
-async def _receive(source: str, request: Request) -> JSONResponse:
+@router.post("/api/v2/alerts", tags=["alertmanager"], openapi_extra=_ANY_BODY)
+async def post_alerts(request: Request) -> Response:
+    """Alertmanager API v2 `postAlerts` (Prometheus's `alerting.alertmanagers`, Grafana's
+    external Alertmanager): a webhook token for `alertmanager`; 200 only after the commit."""
+    services: Services = request.app.state.services
+
+    def parse(body: bytes) -> Received:
+        alerts = parse_postable(body, services.clock.now())
+        return Received(ParseOutcome(alerts), answer=lambda _result: Response(status_code=200))
+
+    return await _receive(alertmanager.SOURCE, request, parse)
+
+
+async def _receive(
+    source: str, request: Request, parse: Callable[[bytes], Received] | None = None
+) -> Response:
     started = time.perf_counter()
     services: Services = request.app.state.services
     receiver = OWN_AUTH_RECEIVERS.get(source)
@@ -102,7 +119,7 @@ async def _receive(source: str, request: Request) -> JSONResponse:
         # Token sources are refused before their body is read.
         await services.tokens.require_webhook(request, source)
         body = await read_body(request, services.settings.max_body_bytes)
-        received = Received(PARSERS[source](body))
+        received = parse(body) if parse else Received(PARSERS[source](body))
     else:
         body = await read_body(request, services.settings.max_body_bytes)
         received = await receiver(request, body, services)
@@ -113,7 +130,7 @@ async def _receive(source: str, request: Request) -> JSONResponse:
 
 async def _store(
     source: str, request: Request, body: bytes, received: Received, services: Services
-) -> JSONResponse:
+) -> Response:
     outcome = received.outcome
     if outcome.truncated:
         services.metrics.truncated_alerts.inc(outcome.truncated)

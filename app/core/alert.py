@@ -53,6 +53,9 @@ class ParsedAlert:
     runbook_url: str | None = None
     # Why severity fell back to warning (unknown or missing word), kept on the alert.
     severity_note: str | None = None
+    # A firing alert not sent again by then is resolved at that time (Alertmanager API v2's
+    # `endsAt` on a firing alert); None: firing until its monitor says it resolved.
+    expires_at: datetime | None = None
 
 
 def severity_from_word(word: object) -> tuple[Severity, str | None]:

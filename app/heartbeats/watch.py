@@ -1,4 +1,5 @@
-"""The heartbeat parts of one running app, started and stopped together by the lifespan."""
+"""The heartbeat parts of one running app, started and stopped together by the lifespan: late
+heartbeats, provider health, expired Alertmanager alerts, the outbound ping."""
 
 import logging
 import time
@@ -10,6 +11,7 @@ import httpx
 
 from app.clock import Clock
 from app.config import Settings
+from app.heartbeats.expiry import AlertExpiry
 from app.heartbeats.monitor import HeartbeatMonitor, RulesSource
 from app.heartbeats.outbound import OutboundPinger
 from app.heartbeats.providers import ProviderWatcher
@@ -23,7 +25,8 @@ _STALE_MIN_S = 30.0
 
 
 class Watch:
-    """Heartbeat monitor, provider watcher and outbound pinger; `check` runs once per cycle."""
+    """Heartbeat monitor, provider watcher, alert expiry and outbound pinger; `check` runs once
+    per cycle."""
 
     def __init__(
         self,
@@ -37,6 +40,7 @@ class Watch:
     ) -> None:
         self.monitor = HeartbeatMonitor(db, sink, rules, clock=clock)
         self.providers = ProviderWatcher(db, sink)
+        self.expiry = AlertExpiry(db, sink)
         self._stale_s = max(settings.tick_interval_s * _STALE_TICKS, _STALE_MIN_S)
         self._checked_at: float | None = None
         self.pinger: OutboundPinger | None = None
@@ -65,10 +69,12 @@ class Watch:
         return checked is not None and time.monotonic() - checked < self._stale_s
 
     async def check(self, now: datetime) -> None:
-        """Late heartbeats and provider health, each isolated so one failing spares the tick."""
+        """Late heartbeats, provider health and expired alerts, each isolated so one failing
+        spares the tick."""
         beats = await _guarded("heartbeats", self.monitor.check(now))
         providers = await _guarded("providers", self.providers.check(now))
-        if beats and providers:
+        expiry = await _guarded("alert expiry", self.expiry.check(now))
+        if beats and providers and expiry:
             self._checked_at = time.monotonic()
 
 

@@ -2,9 +2,20 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.core.alert import ParsedAlert
-from app.ingest import alertmanager, azure, cloudwatch, datadog, gcp, generic, grafana, pagerduty
+from app.ingest import (
+    alertmanager,
+    azure,
+    cloudwatch,
+    datadog,
+    gcp,
+    generic,
+    grafana,
+    pagerduty,
+    postable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +31,10 @@ def _plain(parse: Callable[[bytes], list[ParsedAlert]]) -> Callable[[bytes], Par
 
 
 def _alertmanager(body: bytes) -> ParseOutcome:
+    if body.lstrip()[:1] == b"[":
+        # API v2 postable alerts (what `POST /api/v2/alerts` stores): read as of now when
+        # replayed or dry-run.
+        return ParseOutcome(postable.parse_postable(body, datetime.now(UTC)))
     alerts, truncated = alertmanager.parse_batch(body)
     return ParseOutcome(alerts, truncated)
 

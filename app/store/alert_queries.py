@@ -129,3 +129,19 @@ def known_keys(conn: Connection, wanted: _Keys) -> _Keys:
             if row.incident_id in wanted:
                 known.setdefault(row.incident_id, set()).add((row.source, row.dedup_key))
     return known
+
+
+def expired(conn: Connection, source: str, now: datetime, *, limit: int) -> list[Any]:
+    """Firing rows of `source` whose expiry has passed (not sent again in time), oldest first."""
+    return list(
+        conn.execute(
+            select(_alerts)
+            .where(
+                _alerts.c.expires_at <= now,
+                _alerts.c.status == "firing",
+                _alerts.c.source == source,
+            )
+            .order_by(_alerts.c.expires_at)
+            .limit(limit)
+        )
+    )

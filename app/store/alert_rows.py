@@ -43,6 +43,7 @@ class AlertRow:
     source_url: str | None
     runbook_url: str | None
     incident_id: int | None = None
+    expires_at: datetime | None = None
     dirty: bool = False
     newly_firing: bool = False
     acknowledged: bool = False  # its monitor acknowledged it in this batch (PagerDuty events)
@@ -67,6 +68,7 @@ class AlertRow:
             "source_url": self.source_url,
             "runbook_url": self.runbook_url,
             "incident_id": self.incident_id,
+            "expires_at": self.expires_at,
         }
 
 
@@ -120,6 +122,7 @@ def _apply_one(
             latest_closed[key] = row
             row.status = AlertStatus.RESOLVED
             row.ended_at = alert.ended_at or now
+            row.expires_at = None
             return _touch(row, now)
         closed = latest_closed.get(key)
         if closed is not None:
@@ -137,6 +140,7 @@ def _apply_one(
     row.summary, row.labels = alert.summary, dict(alert.labels)
     row.source_url = alert.source_url or row.source_url
     row.runbook_url = alert.runbook_url or row.runbook_url
+    row.expires_at = alert.expires_at  # a re-send moves the expiry (or drops it)
     return _touch(row, now)
 
 
@@ -165,6 +169,7 @@ def _new_row(alert: ParsedAlert, now: datetime) -> AlertRow:
         count=1,
         source_url=alert.source_url,
         runbook_url=alert.runbook_url,
+        expires_at=alert.expires_at if firing else None,
         dirty=True,
     )
 
@@ -200,7 +205,7 @@ _LATEST_CLOSED_ROWS = select(_alerts).where(
 
 
 def _row_from_record(record: Any) -> AlertRow:
-    ended = record["ended_at"]
+    ended, expires = record["ended_at"], record["expires_at"]
     return AlertRow(
         id=record["id"],
         source=record["source"],
@@ -218,6 +223,7 @@ def _row_from_record(record: Any) -> AlertRow:
         source_url=record["source_url"],
         runbook_url=record["runbook_url"],
         incident_id=record["incident_id"],
+        expires_at=as_utc(expires) if expires is not None else None,
     )
 
 

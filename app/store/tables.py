@@ -89,6 +89,13 @@ class Alert(Base):
             sqlite_where=text("status = 'firing'"),
             postgresql_where=text("status = 'firing'"),
         ),
+        # The expiry check's walk: only firing rows that expire are in it.
+        Index(
+            "ix_alerts_expires_at",
+            "expires_at",
+            sqlite_where=text("expires_at IS NOT NULL"),
+            postgresql_where=text("expires_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -107,6 +114,9 @@ class Alert(Base):
     source_url: Mapped[str | None] = mapped_column(Text)
     runbook_url: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # A firing row resolves by itself then unless its monitor sends it again (Alertmanager API
+    # v2 alerts); None on every other row.
+    expires_at: Mapped[datetime | None]
 
 
 class AlertRawEvent(Base):

@@ -23,9 +23,13 @@ def expected(body_file: Path) -> dict[str, Any]:
 
 
 def as_json(alert: ParsedAlert) -> dict[str, Any]:
-    """A parsed alert in the fixtures' JSON form."""
+    """A parsed alert in the fixtures' JSON form (`expires_at` only when set: only postable
+    alerts, read as of a time, have one)."""
     data = asdict(alert)
     data["labels"] = dict(alert.labels)
-    for name in ("started_at", "ended_at"):
-        data[name] = data[name].isoformat() if data[name] else None
+    if data["expires_at"] is None:
+        del data["expires_at"]
+    for name in ("started_at", "ended_at", "expires_at"):
+        if name in data:
+            data[name] = data[name].isoformat() if data[name] else None
     return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}

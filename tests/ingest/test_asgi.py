@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.asgi import webhook_source
+from app.api.webhooks import enqueue, post_alerts
+from app.asgi import direct_handler, webhook_source
 from tests.support.app import RunningApp
 
 
@@ -22,6 +23,14 @@ from tests.support.app import RunningApp
 )
 def test_webhook_source_of_a_path(path: str, source: str | None) -> None:
     assert webhook_source(path) == source
+
+
+def test_alertmanagers_post_alerts_takes_the_direct_path_too() -> None:
+    assert direct_handler("/api/v2/alerts") is post_alerts
+    assert direct_handler("/v2/enqueue") is enqueue
+    assert direct_handler("/webhooks/generic") is not None
+    assert direct_handler("/api/v2/alerts/") is None
+    assert direct_handler("/api/v2/silences") is None
 
 
 async def test_direct_path_answers_like_fastapi_did(sqlite_app: RunningApp) -> None:

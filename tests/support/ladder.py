@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,6 +32,7 @@ PHONES = {
 LADDER = [("bo",), ("carl",), ("dana", "erik"), ("anna",)]
 FAST_ACK_TIMEOUT_S = 3
 WAIT_S = 30.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,9 @@ def _provider_ids(database: Path, incident_id: int) -> dict[int, str | None]:
     return dict(found)
 
 
-def wait_for(
-    what: str, check: Callable[[], list[PageRow] | None], server: ServerProcess
-) -> list[PageRow]:
-    """Poll `check` until it returns pages (not None); fails with the log after WAIT_S."""
+def wait_for(what: str, check: Callable[[], T | None], server: ServerProcess) -> T:
+    """Poll `check` until it returns something (pages, say: not None); fails with the log after
+    WAIT_S."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         found = check()
