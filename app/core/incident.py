@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     # What paging reported back.
     FALLBACK = "fallback"
     PAGE_FAILED = "page_failed"
+    PAGE_HELD = "page_held"
 
 
 class ActionKind(StrEnum):

@@ -28,6 +28,8 @@ def apply(effects: Effects, before: Incident, change: Change) -> Applied:
     """Write `change` (made from `before`) and set off what it asks for."""
     after = change.incident
     conn = effects.conn
+    # Pages the SMS throttle still holds are cancelled below; their engineers hear of it.
+    held = outbox.held_sms(conn, after.id) if change.resolved else set()
     if change.cancel_pending:
         outbox.cancel_pending_pages(conn, after.id)
     pages = 0
@@ -40,7 +42,7 @@ def apply(effects: Effects, before: Incident, change: Change) -> Applied:
     store.record(conn, after.id, effects.now, change.events)
     due: set[int] = set()
     if change.resolved:
-        pages += notify.tell_resolved(effects, after)
+        pages += notify.tell_resolved(effects, after, held=held)
         due = release_dependents(effects, {after.id})
     if change.restate:
         notify.restate(effects, after, change.events)

@@ -17,7 +17,8 @@ from app.incidents.model import Event, Incident
 from app.incidents.transitions import PageOrder
 from app.paging import outbox
 from app.paging.base import PageKind
-from app.paging.requests import IncidentView, page_requests
+from app.paging.requests import IncidentView, PageRequest, page_requests
+from app.paging.text import missed_text
 from app.routing.rules import Rules
 from app.store import alert_queries, engineer_states
 
@@ -81,24 +82,59 @@ def enqueue_order(effects: Effects, incident: Incident, order: PageOrder) -> int
     return len(outbox.enqueue(effects.conn, requests, now=effects.now))
 
 
-def tell_resolved(effects: Effects, incident: Incident) -> int:
+def tell_resolved(effects: Effects, incident: Incident, *, held: set[str]) -> int:
     """Queue a resolved note for every engineer who was paged but the one who resolved it,
-    except on a channel whose message is restated instead (Slack); returns how many rows."""
+    except on a channel whose message is restated instead (Slack); returns how many rows.
+
+    An engineer whose SMS page the throttle still `held` never read it: their note is one line
+    for their next bundle ("#7 fired 03:12 and resolved 03:13"), or nothing when the incident
+    was open less than the policy's `min_page_age`."""
     paged = outbox.engineers_paged(effects.conn, incident.id) - {incident.resolved_by}
-    if not paged:
+    held = held - {incident.resolved_by}
+    missed = held if _told_when_missed(effects, incident) else set()
+    if not paged and not missed:
         return 0
     shown = {(u.engineer, u.channel) for u in outbox.messages_of(effects.conn, incident.id)}
     requests = page_requests(
         effects.rules,
         view_of(effects.conn, incident),
-        sorted(paged),
+        sorted(paged | missed),
         kind=PageKind.RESOLVED_NOTE,
         position=(incident.cycle, 0, 0),
         public_url=effects.public_url,
         unhealthy=effects.unhealthy,
     )
-    notes = [r for r in requests if (r.engineer, r.channel) not in shown]
+    notes = []
+    for request in requests:
+        if (request.engineer, request.channel) in shown:
+            continue  # restated instead
+        if request.channel == "sms" and request.engineer in held:
+            if request.engineer in missed:
+                notes.append(_missed_note(request, incident))
+        elif request.engineer in paged:
+            notes.append(request)
     return len(outbox.enqueue(effects.conn, notes, now=effects.now))
+
+
+def _told_when_missed(effects: Effects, incident: Incident) -> bool:
+    system = incident.system if incident.system in effects.rules.systems else None
+    min_age = effects.rules.policy_for(system).min_page_age
+    resolved_at = incident.resolved_at or effects.now
+    return resolved_at - incident.opened_at >= min_age
+
+
+def _missed_note(request: PageRequest, incident: Incident) -> PageRequest:
+    """The resolved note of a page its engineer never got: one line, joining the next bundle."""
+    resolved_at = incident.resolved_at or incident.opened_at
+    line = f"fired {incident.opened_at:%H:%M} and resolved {resolved_at:%H:%M}"
+    text = missed_text(
+        incident_id=incident.id,
+        customer=incident.customer,
+        system=incident.system,
+        line=line,
+        link=request.payload.incident_url,
+    )
+    return replace(request.amended(summary=line, missed=True), text=text)
 
 
 def status_line(rules: Rules, events: tuple[Event, ...], now: datetime) -> str:

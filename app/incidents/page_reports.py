@@ -1,7 +1,8 @@
-"""What the incidents hear from paging: a fallback goes on the timeline, and when every channel
-of a paged engineer failed, the ladder moves on at once instead of waiting out the step."""
+"""What the incidents hear from paging: a fallback and a page the SMS throttle holds go on the
+timeline, and when every channel of a paged engineer failed, the ladder moves on at once instead
+of waiting out the step."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
@@ -9,6 +10,7 @@ from app.core.incident import EventKind
 from app.incidents import store
 from app.incidents.model import Event
 from app.paging.base import PageKind
+from app.paging.outbox import Held
 from app.paging.outcomes import FellBack, PageOutcome, Unreachable
 
 
@@ -20,6 +22,10 @@ class IncidentPageReports:
         if isinstance(outcome, FellBack):
             kind = EventKind.FALLBACK
             note = f"{outcome.channel} failed; falling back to {', '.join(outcome.to)}"
+        elif isinstance(outcome, Held):
+            kind = EventKind.PAGE_HELD
+            due = f"{outcome.until.astimezone(UTC):%H:%M} UTC"
+            note = f"{outcome.channel} to {outcome.engineer} held for the next bundle, due {due}"
         else:
             kind = EventKind.PAGE_FAILED
             note = f"could not reach {outcome.engineer} on any channel"

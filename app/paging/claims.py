@@ -66,7 +66,8 @@ def plan_sends(
             plan.held.append(([r.id for r in sms], allowed))
             continue
         pages = [r for r in sms if r.kind == PageKind.PAGE.value]
-        others = [r for r in sms if r.kind != PageKind.PAGE.value]
+        pages += [r for r in sms if _missed(r)]  # after the pages: a line of their bundle
+        others = [r for r in sms if r.kind != PageKind.PAGE.value and not _missed(r)]
         plan.jobs.append(_bundle(pages) if pages else SendJob(others[0], outbound(others[0])))
         # What could not go in this SMS waits for the next allowed moment.
         later = others[1:] if not pages else others
@@ -106,6 +107,10 @@ def outbound(row: Any, *, text: str | None = None, kind: PageKind | None = None)
         state=payload.state,
         status=payload.status,
     )
+
+
+def _missed(row: Any) -> bool:
+    return row.kind == PageKind.RESOLVED_NOTE.value and PagePayload.from_json(row.payload).missed
 
 
 def _unthrottled(row: Any) -> bool:

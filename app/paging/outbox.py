@@ -8,8 +8,8 @@ the `record_*` functions write what came of them, and crash recovery settles row
 process left `sending`. Each function runs inside its caller's transaction.
 """
 
-from collections.abc import Collection, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,12 +76,28 @@ def enqueue(conn: Connection, requests: Sequence[PageRequest], *, now: datetime)
     return [page_id for page_id in written if page_id is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An incident's SMS page the throttle holds for the engineer's next bundle (reported once,
+    when first held)."""
+
+    incident_id: int
+    engineer: str
+    channel: str
+    until: datetime
+
+
+# What a held row's last_error says: the mark `held_sms` finds it by.
+HELD_MARK = "held by the SMS throttle"
+
+
 def claim_due(
     conn: Connection,
     now: datetime,
     *,
     throttle: SmsThrottle,
     incidents: Collection[int] | None = None,
+    on_held: Callable[[Held], None] | None = None,
 ) -> list[SendJob]:
     """Mark due pending pages `sending` (those of `incidents` only, if given); their jobs.
 
@@ -104,8 +120,13 @@ def claim_due(
     limited = throttle.min_interval > timedelta(0) or throttle.per_window > 0
     engineers = throttled_engineers(live) if limited else set()
     plan = plan_sends(live, {e: _recent_sms(conn, e, now) for e in engineers}, now, throttle)
+    rows = {row.id: row for row in live}
     for ids, until in plan.held:
-        _set(conn, ids, next_attempt_at=until)
+        _set(conn, ids, next_attempt_at=until, last_error=HELD_MARK)
+        for held in (rows[i] for i in ids):
+            first = held.last_error != HELD_MARK
+            if first and on_held is not None and held.kind == PageKind.PAGE.value:
+                on_held(Held(held.incident_id, held.engineer, held.channel, until))
     if plan.jobs:
         conn.execute(_SET_PAGE, [_sending(job, now) for job in plan.jobs])
     for job in plan.jobs:
@@ -180,6 +201,17 @@ _MESSAGES = (
     )
     .order_by(_pages.c.id)
 )
+
+
+def held_sms(conn: Connection, incident_id: int) -> set[str]:
+    """Engineers whose SMS page about the incident the throttle still holds."""
+    query = select(_pages.c.engineer).where(
+        _pages.c.incident_id == incident_id,
+        _pages.c.status == "pending",
+        _pages.c.kind.in_(_PAGED),
+        _pages.c.last_error == HELD_MARK,
+    )
+    return set(conn.execute(query).scalars())
 
 
 def engineers_paged(conn: Connection, incident_id: int) -> set[str]:

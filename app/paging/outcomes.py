@@ -18,6 +18,7 @@ from app.clock import as_utc
 from app.heartbeats.providers import note_provider_error
 from app.paging import outbox
 from app.paging.base import ChannelError, PageKind
+from app.paging.outbox import Held
 from app.paging.requests import fallbacks
 from app.routing.rules import Rules
 from app.store import engineer_states
@@ -55,7 +56,7 @@ class Unreachable:
     cycle: int
 
 
-PageOutcome = FellBack | Unreachable
+PageOutcome = FellBack | Unreachable | Held
 
 
 class PageReports(Protocol):

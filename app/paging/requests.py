@@ -48,6 +48,8 @@ class PagePayload:
     runbook_url: str | None = None
     incident_url: str | None = None
     secret: bool = False
+    # A resolved note of a page the SMS throttle held: it joins the engineer's next bundle.
+    missed: bool = False
     # An update (PageKind.UPDATE): the incident's state now, and the line saying who did what.
     state: str | None = None
     status: str | None = None

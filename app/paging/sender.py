@@ -115,7 +115,13 @@ class Sender:
     ) -> list[SendJob]:
         """Claim due pages (of `incidents` only, if given) in `conn`'s transaction; see
         `outbox.claim_due`."""
-        return outbox.claim_due(conn, now, throttle=self._throttle, incidents=incidents)
+        return outbox.claim_due(
+            conn,
+            now,
+            throttle=self._throttle,
+            incidents=incidents,
+            on_held=lambda held: self._reports.report(conn, held, now),
+        )
 
     async def recover(self, *, older_than: datetime) -> int:
         """Settle rows left `sending` by a dead process: sent if the provider has them."""

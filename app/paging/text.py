@@ -136,6 +136,16 @@ def resolved_text(
     return _fit_two(head, _clean(summary), by, link or "")
 
 
+def missed_text(
+    *, incident_id: int, customer: str | None, system: str | None, line: str, link: str | None
+) -> str:
+    """An incident over before its held page went: `[RESOLVED #7] acme db: fired 03:12 and
+    resolved 03:13. https://…`."""
+    where = " ".join(_clean(part) for part in (customer, system) if part)
+    head = f"[RESOLVED #{incident_id}]" + (f" {where}:" if where else "")
+    return _fit_two(head, line, "", link or "")
+
+
 def bundle_text(items: Sequence[BundleItem], *, link: str | None) -> str:
     """Bundle of further incidents: `3 more: #43 api: 5xx; #44 …. Reply aa to ack all. https://…`."""
     listed = "; ".join(

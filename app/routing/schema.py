@@ -202,6 +202,9 @@ class Policy(_Model):
     group_by: tuple[str, ...] = ("alertname", "customer")
     storm: Annotated[int, Field(strict=True, ge=1)] = 100
     flap: Flap = Flap()
+    # An incident over before its held SMS page went out is still told (a bundle line) unless
+    # it lasted less than this; 0 = always tell.
+    min_page_age: Duration = timedelta(0)
 
     def merged(self, override: "PolicyOverride | None") -> "Policy":
         """This policy with a system's override applied (notify and flap merge per key)."""
@@ -244,6 +247,7 @@ class PolicyOverride(_Model):
     group_by: tuple[str, ...] | None = None
     storm: Annotated[int, Field(strict=True, ge=1)] | None = None
     flap: _FlapOverride | None = None
+    min_page_age: Duration | None = None
 
 
 class Heartbeat(_Model):

@@ -1,12 +1,15 @@
 """The outbox end to end: the service pages through the real Twilio SDK and real HTTP to the
 fake provider servers, retries, falls back, throttles, and never pages an acked incident."""
 
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from app.clock import FrozenClock
+from app.config import Settings
 from app.paging.signatures import twilio_signature
 from app.store.tokens import TokenKind
 from tests.fakes.slack_server import SlackFake
@@ -16,6 +19,7 @@ from tests.support.app import (
     RunningApp,
     advance,
     fire_critical,
+    incident_detail,
     incident_pages,
     running_app,
 )
@@ -196,3 +200,54 @@ async def test_whoever_resolved_it_gets_no_resolved_note(
     ]
     kinds = {p["kind"] for p in await incident_pages(app, incident_id)}
     assert "resolved-note" not in kinds
+
+
+def _throttled(database: str, twilio: TwilioFake, slack: SlackFake, rules: Path) -> Settings:
+    return provider_settings(
+        database, twilio, slack, rules_dir=rules, sms_min_interval="60s", sms_per_15min=5
+    )
+
+
+async def _resolve_as_sam(app: RunningApp, incident_id: int) -> None:
+    sam = {"Authorization": f"Bearer {await app.token(TokenKind.ENGINEER, 'sam')}"}
+    resolved = await app.client.post(f"/api/incidents/{incident_id}/resolve", headers=sam)
+    assert resolved.json()["state"] == "resolved"
+
+
+@pytest.mark.parametrize(("min_page_age", "told"), [("0s", True), ("10m", False)])
+async def test_a_held_page_says_so_and_its_incident_over_meanwhile_is_one_bundle_line(
+    sqlite_database: str,
+    twilio_fake: TwilioFake,
+    slack_fake: SlackFake,
+    clock: FrozenClock,
+    tmp_path: Path,
+    min_page_age: str,
+    told: bool,
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(CHANNEL_RULES, rules)
+    with (rules / "policy.yaml").open("a") as policy:
+        policy.write(f"min_page_age: {min_page_age}\n")
+    async with running_app(
+        _throttled(sqlite_database, twilio_fake, slack_fake, rules), clock
+    ) as app:
+        first = await fire_critical(app, "k1", {"alertname": "Disk"})  # → anna at once
+        held = await fire_critical(app, "k2", {"alertname": "Cpu"})  # within the minute: held
+        waiting = await fire_critical(app, "k3", {"alertname": "Mem"})
+        timeline = (await incident_detail(app, held))["timeline"]
+        [note] = [e["note"] for e in timeline if e["kind"] == "page_held"]
+        assert note.startswith("sms to anna held for the next bundle, due ")
+
+        await advance(app, clock, 20)
+        await _resolve_as_sam(app, held)
+        for _ in range(5):
+            await advance(app, clock, 10)
+
+        first_sms, bundle = [m.body for m in twilio_fake.messages_to(ANNA)]
+        assert first_sms.startswith(f"[CRIT #{first}]")
+        assert f"#{waiting}" in bundle
+        # Told as one line of the bundle (the Slack DM was restated): no page, no full note.
+        said = f"#{held} fired 10:00 and resolved 10:00" in bundle
+        assert said is told
+        kinds = {(p["kind"], p["channel"], p["status"]) for p in await incident_pages(app, held)}
+        assert ("page", "sms", "cancelled") in kinds
