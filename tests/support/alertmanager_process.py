@@ -1,7 +1,6 @@
 """A real Prometheus Alertmanager for the end-to-end tests: started on a config, stopped after."""
 
 import json
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.daemon import Daemon
 from tests.support.server import LOOPBACK, free_port, require_binary
 
 _BINARY = "prometheus-alertmanager"
@@ -30,56 +30,27 @@ def poll(check: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any
     pytest.fail(f"timed out after {DELIVERY_TIMEOUT_S}s waiting for {what}")
 
 
-class AlertmanagerProcess:
+class AlertmanagerProcess(Daemon):
     """One Alertmanager on 127.0.0.1 running `config` (its receivers point at skillpager)."""
 
     def __init__(self, binary: str, directory: Path, config: dict[str, Any]) -> None:
         self.directory = directory
         self.port = free_port()
         self.base_url = f"http://{LOOPBACK}:{self.port}"
-        self.log_path = directory / "alertmanager.log"
         config_file = directory / "alertmanager.yml"
         config_file.write_text(json.dumps(config, indent=2))  # JSON is YAML
         storage = directory / "data"
         storage.mkdir()
-        self._command = [
+        command = [
             binary,
             f"--config.file={config_file}",
             f"--storage.path={storage}",
             f"--web.listen-address={LOOPBACK}:{self.port}",
             "--cluster.listen-address=",
         ]
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, timeout_s: float = 15.0) -> None:
-        """Start it and wait until `/-/ready` answers."""
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self._command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                pytest.fail(f"alertmanager exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/-/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"alertmanager not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        """Terminate it (kill after 5 s)."""
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
-        self._process = None
+        super().__init__(
+            command, directory / "alertmanager.log", ready_url=f"{self.base_url}/-/ready"
+        )
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         """Push alerts through API v2, as Prometheus does."""
