@@ -17,17 +17,17 @@ from tests.support.alertmanager_process import (
     poll,
     running_alertmanager,
 )
+from tests.support.readme import yaml_snippet
 from tests.support.server import ServerProcess
 from tests.support.tls_proxy import TlsProxy
 
 pytestmark = pytest.mark.slow
 
 # The README's receiver: `details` sends the labels routing reads as fields of their own.
-_README_DETAILS = {
-    "alertname": "{{ .CommonLabels.alertname }}",
-    "service": "{{ .CommonLabels.service }}",
-    "customer": "{{ .CommonLabels.customer }}",
-}
+_README_RECEIVER = yaml_snippet("PagerDuty Events API v2 (any tool that speaks it)")
+_README_DETAILS: dict[str, str] = _README_RECEIVER["receivers"][0]["pagerduty_configs"][0][
+    "details"
+]
 
 
 def _receiver(name: str, url: str, token: str, details: dict[str, str] | None) -> dict[str, Any]:

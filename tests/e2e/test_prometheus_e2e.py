@@ -8,6 +8,7 @@ queries and expires a silence that holds a page, and queries the alerts.
 """
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ import pytest
 from app.ingest.postable import fingerprint
 from tests.support.daemon import Daemon
 from tests.support.ladder import wait_for
+from tests.support.readme import snippet, yaml_snippet
 from tests.support.server import LOOPBACK, ServerProcess, free_port, require_binary
 
 pytestmark = pytest.mark.slow
@@ -43,6 +45,14 @@ def _rules(*rules: dict[str, Any]) -> str:
     return json.dumps({"groups": [{"name": "e2e", "interval": "1s", "rules": list(rules)}]})
 
 
+_README_PROMETHEUS = yaml_snippet("Prometheus and Grafana without an Alertmanager")
+# The README's amtool http config: `echo '<this>' > amtool-http.yml`.
+_README_AMTOOL_HTTP = re.findall(
+    r"echo '(.*)' > amtool-http.yml",
+    snippet("Prometheus and Grafana without an Alertmanager", "sh"),
+)[0]
+
+
 class Prometheus(Daemon):
     """Prometheus on 127.0.0.1 whose only Alertmanager is skillpager, its rules in one file."""
 
@@ -50,11 +60,10 @@ class Prometheus(Daemon):
         self.rules_path = directory / "rules.yml"
         self.rules_path.write_text(_rules())
         config = directory / "prometheus.yml"
-        alertmanager = {
-            "api_version": "v2",
-            "static_configs": [{"targets": [target]}],
-            "authorization": {"credentials": token},
-        }
+        # The README's `alerting` block, on plain HTTP here (no TLS proxy in this test).
+        [alertmanager] = _README_PROMETHEUS["alerting"]["alertmanagers"]
+        alertmanager |= {"scheme": "http", "static_configs": [{"targets": [target]}]}
+        alertmanager["authorization"]["credentials"] = token
         config.write_text(  # JSON is YAML
             json.dumps(
                 {
@@ -184,7 +193,7 @@ class Amtool:
 
     def __init__(self, binary: str, directory: Path, *, url: str, token: str) -> None:
         http_config = directory / "amtool-http.yml"
-        http_config.write_text(json.dumps({"authorization": {"credentials": token}}))
+        http_config.write_text(_README_AMTOOL_HTTP.replace("<engineer token>", token))
         self._base = [binary, f"--alertmanager.url={url}", f"--http.config.file={http_config}"]
 
     def run(self, *args: str) -> str:
