@@ -31,7 +31,14 @@ _VERBS = {
     EventKind.RETRIGGERED: "Paging again",
 }
 # How a status line names the ways in.
-_WAYS = {"sms": "SMS", "slack": "Slack", "voice": "phone", "api": "the API", "web": "the dashboard"}
+_WAYS = {
+    "sms": "SMS",
+    "slack": "Slack",
+    "voice": "phone",
+    "api": "the API",
+    "web": "the dashboard",
+    "source": "its monitor",  # all of its alerts resolved
+}
 
 
 @dataclass

@@ -23,6 +23,7 @@ from tests.support.app import (
     RunningApp,
     fire_service,
     incident_detail,
+    post_generic,
     run_minutes,
     running_app,
 )
@@ -335,3 +336,24 @@ async def test_a_pagerduty_acknowledge_acknowledges_its_incident(app: RunningApp
     assert (await app.client.post("/v2/enqueue", content=json.dumps(resolve))).status_code == 202
     await app.services.escalation.settle()
     assert (await incident_detail(app, incident_id))["state"] == "resolved"
+
+
+async def test_resolved_by_its_monitor_the_slack_message_says_so(
+    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
+) -> None:
+    clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    async with running_app(settings, clock) as app:
+        incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
+        [dm] = slack_fake.messages
+        labels = {"service": "web", "alertname": "Web"}
+        body = {"summary": "web down", "status": "resolved", "dedup_key": "web-down"}
+        await post_generic(app, body | {"labels": labels})
+        await app.services.escalation.settle()
+        await run_minutes(app, clock, 2)
+
+        assert (await incident_detail(app, incident_id))["state"] == "resolved"
+        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
+        assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
+        assert "Resolved by its monitor at" in json.dumps(updates[0]["blocks"])
+        assert _action_ids(updates[0]["blocks"]) == ["open"]
