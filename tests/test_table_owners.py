@@ -14,7 +14,7 @@ OWNERS = {
     Table("note_visibility", "NoteVisibility"): "incidents/store.py",
     PAGES: "paging/outbox.py",
     Table("engineer_states", "EngineerState"): "store/engineer_states.py",
-    Table("change_events", "ChangeEvent"): "incidents/changes.py",
+    Table("change_events", "ChangeEvent"): "store/change_events.py",
 }
 
 

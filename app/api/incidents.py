@@ -13,8 +13,8 @@ from app.api.paging import MAX_LIMIT, next_cursor, page
 from app.clock import as_utc
 from app.errors import NotFound
 from app.ids import IdPath
-from app.incidents import changes
 from app.projection import IncidentView
+from app.store import change_events
 from app.store.tables import Alert, Incident, Page
 from app.store.tokens import Principal
 
@@ -136,7 +136,7 @@ async def _changes(
     """The change events of the incident's system around its opening (none when unrouted)."""
     if incident.system is None:
         return []
-    found = await session.scalars(changes.near(incident.system, as_utc(incident.opened_at)))
+    found = await session.scalars(change_events.near(incident.system, as_utc(incident.opened_at)))
     return [
         projection.change_fields(
             {

@@ -22,8 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from app.clock import Clock
-from app.incidents import changes
 from app.ingest.sns import ACCEPTANCE_WINDOW
+from app.store import change_events
 from app.store.database import Database
 from app.store.tables import Base
 from app.store.web_sessions import prune_sessions
@@ -85,7 +85,7 @@ async def prune(
             break
         await asyncio.sleep(0)
     await db.transaction(partial(prune_receipts, before=now - max(keep, RECEIPTS_KEEP)))
-    await db.transaction(partial(changes.prune, before=now - max(keep, changes.KEEP)))
+    await db.transaction(partial(change_events.prune, before=now - max(keep, change_events.KEEP)))
     return total
 
 

@@ -399,7 +399,7 @@ class Rejection(Base):
 
 class ChangeEvent(Base):
     """A change a tool reported (a deploy, a config push; PagerDuty's change events): shown
-    beside the incidents of its system, never paging. Written only by app/incidents/changes.py."""
+    beside the incidents of its system, never paging. Written only by app/store/change_events.py."""
 
     __tablename__ = "change_events"
     __table_args__ = (Index("ix_change_events_system_at", "system", "at"),)

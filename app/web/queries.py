@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import as_utc
 from app.core.incident import OPEN_STATES
-from app.incidents import changes
 from app.projection import (
     LIST_COLUMNS,
     Entry,
@@ -28,6 +27,7 @@ from app.projection import (
     visible_incidents,
 )
 from app.routing.rules import Rules
+from app.store import change_events
 from app.store.tables import (
     Alert,
     AlertRawEvent,
@@ -183,7 +183,7 @@ async def timeline(session: AsyncSession, principal: Principal, incident: Incide
     its delivery status), oldest first."""
     found = entries(await session.execute(timeline_query(incident.id, principal)), principal)
     if incident.system is not None:
-        near = changes.near(incident.system, as_utc(incident.opened_at))
+        near = change_events.near(incident.system, as_utc(incident.opened_at))
         found += [change_entry(change, principal) for change in await session.scalars(near)]
     if is_team(principal):
         pages = await session.scalars(select(Page).where(Page.incident_id == incident.id))
