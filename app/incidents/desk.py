@@ -56,6 +56,18 @@ class _InBatch:
     now: Incident
     due: bool  # its next action was due when the batch read it
     raised_by: AlertRow | None = None  # the row that raised its severity in this batch
+    joined: int = 0  # rows that joined it in this batch
+
+    def settle_joins(self) -> None:
+        """Fold the batch's joins into the incident, once (a storm joins thousands of rows)."""
+        if not self.joined:
+            return
+        changes: dict[str, object] = {"alert_count": self.now.alert_count + self.joined}
+        if self.raised_by is not None:
+            # The page that follows names the alert that raised the severity, not the first one.
+            changes |= {"severity": self.raised_by.severity, "summary": self.raised_by.summary}
+        self.now = self.now.with_changes(**changes)
+        self.joined = 0
 
 
 class IncidentDesk:
@@ -133,6 +145,8 @@ def _assign(effects: Effects, new: list[AlertRow]) -> tuple[set[int], dict[int, 
         else:
             _join(entry, row)
         row.incident_id = entry.now.id
+    for entry in groups.values():
+        entry.settle_joins()
     return opened, {entry.now.id: entry for entry in groups.values()}
 
 
@@ -246,14 +260,10 @@ def _reopen(effects: Effects, row: AlertRow) -> Incident | None:
 
 
 def _join(entry: _InBatch, row: AlertRow) -> None:
-    incident = entry.now
-    changes: dict[str, object] = {"alert_count": incident.alert_count + 1}
-    if SEVERITY_RANK[Severity(row.severity)] > SEVERITY_RANK[Severity(incident.severity)]:
-        # The page that follows names the alert that raised the severity, not the first one.
-        changes["severity"] = row.severity
-        changes["summary"] = row.summary
+    entry.joined += 1
+    highest = entry.raised_by.severity if entry.raised_by is not None else entry.now.severity
+    if SEVERITY_RANK[Severity(row.severity)] > SEVERITY_RANK[Severity(highest)]:
         entry.raised_by = row
-    entry.now = incident.with_changes(**changes)
 
 
 def _count_arrivals(
