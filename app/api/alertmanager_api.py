@@ -8,7 +8,7 @@ karma and Grafana's Alertmanager data source (an engineer token: Bearer or Basic
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,12 @@ _alerts = Base.metadata.tables["alerts"]
 _incidents = Base.metadata.tables["incidents"]
 _silences = Base.metadata.tables["silences"]
 RECEIVER = "skillpager"
+# Alertmanager's API has no paging: the lists are bounded here instead. A storm of more firing
+# alerts lists the newest MAX_ALERTS; expired silences stay listed as long as Alertmanager keeps
+# them (its default `--data.retention`), and at most MAX_SILENCES silences are listed.
+MAX_ALERTS = 10_000
+MAX_SILENCES = 1_000
+EXPIRED_KEPT = timedelta(hours=120)
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"  # what Alertmanager's JSON says for "no time"
 _STARTED_AT = datetime.now(UTC)
 # What `amtool config show` and Grafana read as the configuration: one receiver, us.
@@ -151,9 +157,10 @@ def _firing(conn: Connection, now: datetime) -> list[dict[str, Any]]:
         select(_alerts, _incidents.c.system, _incidents.c.customer, _incidents.c.flags)
         .outerjoin(_incidents, _alerts.c.incident_id == _incidents.c.id)
         .where(_alerts.c.status == "firing")
-        .order_by(_alerts.c.id)
+        .order_by(_alerts.c.id.desc())
+        .limit(MAX_ALERTS)
     ).all()
-    return [gettable_alert(row, silences) for row in rows]
+    return [gettable_alert(row, silences) for row in reversed(rows)]
 
 
 def _receiver_matches(pattern: str) -> bool:
@@ -221,11 +228,19 @@ async def get_silences(
     _who: EngineerDep,
     filter: Annotated[list[str], _FILTERS],
 ) -> list[dict[str, Any]]:
-    """Every silence (a bare array), with `status.state` active, pending or expired."""
+    """The silences (a bare array), with `status.state` active, pending or expired: those in
+    force or to come, and those expired within EXPIRED_KEPT (at most MAX_SILENCES)."""
     matchers = _matchers(filter)
-    async with AsyncSession(services.engine) as session:
-        rows = list(await session.scalars(select(Silence)))
     now = services.clock.now()
+    kept = now - EXPIRED_KEPT
+    listed = (
+        select(Silence)
+        .where(Silence.ends_at > kept, or_(Silence.expired_at.is_(None), Silence.expired_at > kept))
+        .order_by(Silence.id.desc())
+        .limit(MAX_SILENCES)
+    )
+    async with AsyncSession(services.engine) as session:
+        rows = list(await session.scalars(listed))
     found = [
         gettable_silence(silence, now)
         for silence in rows

@@ -5,6 +5,7 @@ import base64
 from datetime import timedelta
 from typing import Any
 
+from app.api.alertmanager_api import EXPIRED_KEPT, MAX_ALERTS
 from app.clock import FrozenClock
 from app.ingest.postable import fingerprint
 from app.store.tokens import TokenKind
@@ -213,3 +214,23 @@ async def test_status_is_enough_for_amtool_and_grafana(app: RunningApp) -> None:
         "goVersion",
     }
     assert status["uptime"]
+
+
+async def test_the_lists_are_bounded(app: RunningApp, clock: FrozenClock) -> None:
+    # Alertmanager's API has no paging: a storm lists its newest MAX_ALERTS firing alerts.
+    storm = [{"labels": {"alertname": "Storm", "n": str(n)}} for n in range(MAX_ALERTS + 1)]
+    for start in range(0, len(storm), 2000):
+        await post(app, storm[start : start + 2000])
+    listed = await v2(app, "GET", "/alerts")
+    assert len(listed) == MAX_ALERTS
+    assert {alert["labels"]["n"] for alert in listed} == {str(n) for n in range(1, MAX_ALERTS + 1)}
+
+    # An expired silence is listed as long as Alertmanager keeps one, then no longer.
+    await v2(app, "POST", "/silences", json=silence())
+    assert await v2(app, "DELETE", "/silence/1") is None
+    clock.advance(EXPIRED_KEPT - timedelta(minutes=1))
+    [expired] = await v2(app, "GET", "/silences")
+    assert expired["status"]["state"] == "expired"
+    clock.advance(timedelta(minutes=2))
+    assert await v2(app, "GET", "/silences") == []
+    assert await v2(app, "GET", "/silence/1") == expired  # still found by its id
