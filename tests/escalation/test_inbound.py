@@ -266,6 +266,22 @@ async def test_slack_buttons_act_and_update_the_message(
         assert "Acknowledged by Anna Berg via Slack" in json.dumps(updates[0].json)
 
 
+@pytest.fixture
+async def slack_app(
+    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
+) -> AsyncIterator[tuple[RunningApp, FrozenClock]]:
+    """Slack's signatures need a real time; anna gets her pages by SMS and Slack."""
+    clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
+    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
+    async with running_app(settings, clock) as app:
+        yield app, clock
+
+
+def _updates(slack: SlackFake) -> list[dict[str, Any]]:
+    """The `chat.update` calls Slack received, oldest first."""
+    return [request.json for request in slack.requests if request.path.endswith("chat.update")]
+
+
 def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
     return [
         str(element["action_id"])
@@ -276,34 +292,32 @@ def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_an_sms_ack_restates_the_slack_message_and_a_resolve_says_it_once(
-    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
+    slack_app: tuple[RunningApp, FrozenClock], slack_fake: SlackFake
 ) -> None:
-    clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
-    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
-    async with running_app(settings, clock) as app:
-        incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
-        [dm] = slack_fake.messages
-        assert "ack" in _action_ids(dm.blocks)
+    app, clock = slack_app
+    incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
+    [dm] = slack_fake.messages
+    assert "ack" in _action_ids(dm.blocks)
 
-        assert await sms(app, ANNA, f"{incident_id}a") == (
-            f"#{incident_id} acknowledged - paging stopped."
-        )
-        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
-        assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
-        assert "Acknowledged by Anna Berg via SMS" in json.dumps(updates[0]["blocks"])
-        assert _action_ids(updates[0]["blocks"]) == ["open", "resolve"]
+    assert await sms(app, ANNA, f"{incident_id}a") == (
+        f"#{incident_id} acknowledged - paging stopped."
+    )
+    updates = _updates(slack_fake)
+    assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
+    assert "Acknowledged by Anna Berg via SMS" in json.dumps(updates[0]["blocks"])
+    assert _action_ids(updates[0]["blocks"]) == ["open", "resolve"]
 
-        resolved = await app.client.post(
-            f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
-        )
-        assert resolved.json()["state"] == "resolved"
-        await app.services.escalation.settle()
-        await run_minutes(app, clock, 3)
-        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
-        assert len(updates) == 2  # said once, never overwritten by the resolved note after
-        assert "Resolved by Anna Berg via the API" in json.dumps(updates[1]["blocks"])
-        assert _action_ids(updates[1]["blocks"]) == ["open"]
-        assert len(slack_fake.messages) == 1  # no second DM
+    resolved = await app.client.post(
+        f"/api/incidents/{incident_id}/resolve", headers=app.reader_headers()
+    )
+    assert resolved.json()["state"] == "resolved"
+    await app.services.escalation.settle()
+    await run_minutes(app, clock, 3)
+    updates = _updates(slack_fake)
+    assert len(updates) == 2  # said once, never overwritten by the resolved note after
+    assert "Resolved by Anna Berg via the API" in json.dumps(updates[1]["blocks"])
+    assert _action_ids(updates[1]["blocks"]) == ["open"]
+    assert len(slack_fake.messages) == 1  # no second DM
 
 
 async def test_a_pagerduty_acknowledge_acknowledges_its_incident(app: RunningApp) -> None:
@@ -339,21 +353,19 @@ async def test_a_pagerduty_acknowledge_acknowledges_its_incident(app: RunningApp
 
 
 async def test_resolved_by_its_monitor_the_slack_message_says_so(
-    sqlite_database: str, twilio_fake: TwilioFake, slack_fake: SlackFake
+    slack_app: tuple[RunningApp, FrozenClock], slack_fake: SlackFake
 ) -> None:
-    clock = FrozenClock(datetime.fromtimestamp(int(time.time()), UTC))
-    settings = _settings(sqlite_database, "rules_channels", twilio_fake, slack_fake)
-    async with running_app(settings, clock) as app:
-        incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
-        [dm] = slack_fake.messages
-        labels = {"service": "web", "alertname": "Web"}
-        body = {"summary": "web down", "status": "resolved", "dedup_key": "web-down"}
-        await post_generic(app, body | {"labels": labels})
-        await app.services.escalation.settle()
-        await run_minutes(app, clock, 2)
+    app, clock = slack_app
+    incident_id = await fire_service(app, "web", "web-down", alertname="Web")  # → anna
+    [dm] = slack_fake.messages
+    labels = {"service": "web", "alertname": "Web"}
+    body = {"summary": "web down", "status": "resolved", "dedup_key": "web-down"}
+    await post_generic(app, body | {"labels": labels})
+    await app.services.escalation.settle()
+    await run_minutes(app, clock, 2)
 
-        assert (await incident_detail(app, incident_id))["state"] == "resolved"
-        updates = [r.json for r in slack_fake.requests if r.path.endswith("chat.update")]
-        assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
-        assert "Resolved by its monitor at" in json.dumps(updates[0]["blocks"])
-        assert _action_ids(updates[0]["blocks"]) == ["open"]
+    assert (await incident_detail(app, incident_id))["state"] == "resolved"
+    updates = _updates(slack_fake)
+    assert [(u["channel"], u["ts"]) for u in updates] == [(dm.channel, dm.ts)]
+    assert "Resolved by its monitor at" in json.dumps(updates[0]["blocks"])
+    assert _action_ids(updates[0]["blocks"]) == ["open"]
