@@ -366,10 +366,14 @@ class Column:
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags both compare scripts take: --duration, --rounds, --connections, --threads,
-    --batches, --keep."""
-    parser.add_argument("--duration", type=int, default=10, help="seconds per phase (10)")
+    """The flags both compare scripts take: the load's, and --rounds."""
+    add_load_arguments(parser)
     parser.add_argument("--rounds", type=int, default=2, help="rounds per batch size (2)")
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of a wrk load: --duration, --connections, --threads, --batches, --keep."""
+    parser.add_argument("--duration", type=int, default=10, help="seconds per phase (10)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument(

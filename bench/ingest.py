@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.common import (
     LOOPBACK,
     TOKEN,
+    add_load_arguments,
     cli,
     free_port,
     run_wrk,
@@ -101,16 +102,7 @@ def main() -> int:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per run (10)")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument(
-        "--batches",
-        type=lambda text: [int(part) for part in text.split(",") if part.strip()],
-        default=[1, 100],
-        help="alerts per request, comma separated (1,100)",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (db, logs)")
+    add_load_arguments(parser)
     parser.add_argument(
         "--profile",
         metavar="DIR",
